@@ -27,11 +27,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod data;
+pub mod interest;
 pub mod name;
+pub mod signature;
 pub mod types;
 pub mod wire;
 
+pub use data::Data;
+pub use interest::Interest;
 pub use name::{Component, Name};
+pub use signature::{KeyLocator, SignatureInfo, Signer, Verifier};
 
 /// Largest packet this crate accepts (NDN's MAX_NDN_PACKET_SIZE).
 pub const MAX_PACKET_SIZE: usize = 8800;
