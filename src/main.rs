@@ -1,1 +1,45 @@
-fn main() {}
+//! `picasso`: the one command-line program of PiCasso. Thin: it parses
+//! arguments and calls the crates.
+
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// PiCasso: a lightweight, service-centric NDN edge computing platform.
+#[derive(Parser, Debug)]
+#[command(name = "picasso", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Work with NDN names.
+    Name {
+        #[command(subcommand)]
+        command: cmd::name::NameCommand,
+    },
+    /// Decode and encode NDN packets (for tests and debugging).
+    Packet {
+        #[command(subcommand)]
+        command: cmd::packet::PacketCommand,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Name { command } => cmd::name::run(command),
+        Command::Packet { command } => cmd::packet::run(command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("picasso: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -69,6 +69,9 @@ pub enum DecodeError {
     /// A critical element that the decoder does not know (spec §1.3).
     #[error("unrecognized critical TLV type {0}")]
     UnknownCritical(u64),
+    /// A required element is absent.
+    #[error("required TLV type {0} is missing")]
+    Missing(u64),
     /// A NonNegativeInteger whose length is not 1, 2, 4 or 8.
     #[error("NonNegativeInteger of invalid length {0}")]
     BadNonNegativeInteger(usize),

@@ -228,6 +228,9 @@ impl Reader {
 
     /// Reads the next element and checks its type.
     pub fn expect(&mut self, typ: u64) -> Result<Element, DecodeError> {
+        if self.is_empty() {
+            return Err(DecodeError::Missing(typ));
+        }
         let e = self.read()?;
         if e.typ != typ {
             return Err(DecodeError::UnexpectedType {
