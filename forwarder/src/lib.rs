@@ -1,0 +1,42 @@
+//! `picasso-forwarder`: the NDN forwarder every PiCasso node runs.
+//!
+//! Architecture after NFD's daemon (see the NFD Developer Guide):
+//!
+//! ```text
+//!   face (transport + link service) ──► fw::Forwarder pipelines ──► strategy ──► face
+//!                                          │ uses
+//!                                          ▼
+//!                        table: Fib · Pit · Cs · DeadNonceList · StrategyChoice
+//! ```
+//!
+//! - [`table`]: the forwarding tables, synchronous and free of I/O, so they
+//!   are tested without a runtime; time is always passed in.
+//! - [`fw`]: the forwarder's pipelines (`on_incoming_interest`,
+//!   `on_content_store_miss`, `on_incoming_data`, …) and the strategies,
+//!   each its own file. Strategies record their intents; the forwarder
+//!   carries them out.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod table;
+
+/// Identifies a face within one forwarder. 0 is never a face; ids 1–255
+/// are reserved for internal faces as in NFD (1 = management/internal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FaceId(pub u64);
+
+impl FaceId {
+    /// The internal face through which management is reached.
+    pub const INTERNAL: FaceId = FaceId(1);
+    /// The content store's pseudo-face (Data served from the cache).
+    pub const CONTENT_STORE: FaceId = FaceId(254);
+    /// Never a valid face.
+    pub const INVALID: FaceId = FaceId(0);
+}
+
+impl std::fmt::Display for FaceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

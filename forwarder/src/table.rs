@@ -1,0 +1,19 @@
+//! The forwarding tables (NFD's `daemon/table`): FIB, PIT, content store,
+//! dead nonce list and strategy choice.
+//!
+//! Everything here is synchronous and does no I/O; callers pass the current
+//! time in, so expiry is tested deterministically. Tables are keyed by the
+//! wire encoding of names' components ([`picasso_tlv::Name::prefix_value`]),
+//! so a longest-prefix match hashes byte slices and allocates nothing.
+
+pub mod cs;
+pub mod dead_nonce_list;
+pub mod fib;
+pub mod pit;
+pub mod strategy_choice;
+
+pub use cs::{ContentStore, CsLimits};
+pub use dead_nonce_list::DeadNonceList;
+pub use fib::{Fib, FibEntry, NextHop};
+pub use pit::{InRecord, OutRecord, Pit, PitEntry, PitKey};
+pub use strategy_choice::StrategyChoice;

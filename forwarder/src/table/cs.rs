@@ -1,0 +1,336 @@
+//! Content store (NFD Developer Guide §3.3): a cache of Data packets with LRU
+//! eviction bounded both by entry count and by bytes, MustBeFresh and
+//! CanBePrefix semantics and implicit-digest matching.
+//!
+//! Owns what is cached and for how long; it does not decide whether a Data
+//! may be cached (CachePolicy NoCache is checked by the forwarder).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use picasso_tlv::types::IMPLICIT_SHA256_DIGEST_COMPONENT;
+use picasso_tlv::{Data, Interest, Name};
+
+/// Bounds of the content store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsLimits {
+    /// Most entries held.
+    pub max_entries: usize,
+    /// Most bytes of Data wire held.
+    pub max_bytes: usize,
+}
+
+impl Default for CsLimits {
+    fn default() -> Self {
+        Self {
+            max_entries: 65_536,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CsEntry {
+    data: Data,
+    size: usize,
+    /// Fresh until then (FreshnessPeriod after arrival); `None`: never fresh.
+    fresh_until: Option<Instant>,
+    /// Position in the LRU order.
+    tick: u64,
+}
+
+/// The content store.
+#[derive(Debug)]
+pub struct ContentStore {
+    entries: HashMap<Bytes, CsEntry>,
+    /// Names in canonical order, for CanBePrefix lookups.
+    ordered: BTreeSet<Name>,
+    /// LRU order: tick → key.
+    lru: BTreeMap<u64, Bytes>,
+    tick: u64,
+    bytes: usize,
+    limits: CsLimits,
+    /// Lookups answered from the store.
+    pub hits: u64,
+    /// Lookups not answered.
+    pub misses: u64,
+    /// Whether admission is enabled (NFD's CS "admit" flag).
+    pub admit: bool,
+    /// Whether lookups are served (NFD's CS "serve" flag).
+    pub serve: bool,
+}
+
+impl ContentStore {
+    /// An empty store with `limits`.
+    pub fn new(limits: CsLimits) -> Self {
+        Self {
+            entries: HashMap::new(),
+            ordered: BTreeSet::new(),
+            lru: BTreeMap::new(),
+            tick: 0,
+            bytes: 0,
+            limits,
+            hits: 0,
+            misses: 0,
+            admit: true,
+            serve: true,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> CsLimits {
+        self.limits
+    }
+
+    /// Changes the limits, evicting at once if needed.
+    pub fn set_limits(&mut self, limits: CsLimits) {
+        self.limits = limits;
+        self.evict_to_fit(0);
+    }
+
+    /// Caches `data` (it must carry its wire: decoded or signed).
+    pub fn insert(&mut self, data: Data, now: Instant) {
+        if !self.admit || self.limits.max_entries == 0 {
+            return;
+        }
+        let size = data.wire().map_or(0, |w| w.len());
+        if size == 0 || size > self.limits.max_bytes {
+            return;
+        }
+        let key = data.name().value().clone();
+        self.remove_key(&key);
+        self.evict_to_fit(size);
+        self.tick += 1;
+        let fresh_until = match data.freshness_ms() {
+            Some(ms) if ms > 0 => Some(now + Duration::from_millis(ms)),
+            _ => None,
+        };
+        self.ordered.insert(data.name().clone());
+        self.lru.insert(self.tick, key.clone());
+        self.bytes += size;
+        self.entries.insert(
+            key,
+            CsEntry {
+                data,
+                size,
+                fresh_until,
+                tick: self.tick,
+            },
+        );
+    }
+
+    fn evict_to_fit(&mut self, incoming: usize) {
+        while !self.entries.is_empty()
+            && (self.entries.len() + usize::from(incoming > 0) > self.limits.max_entries
+                || self.bytes + incoming > self.limits.max_bytes)
+        {
+            let Some((_, key)) = self.lru.pop_first() else {
+                break;
+            };
+            self.remove_key(&key);
+        }
+    }
+
+    fn remove_key(&mut self, key: &Bytes) {
+        if let Some(e) = self.entries.remove(key) {
+            self.lru.remove(&e.tick);
+            self.ordered.remove(e.data.name());
+            self.bytes -= e.size;
+        }
+    }
+
+    fn matches(e: &CsEntry, interest: &Interest, now: Instant) -> bool {
+        !interest.must_be_fresh() || e.fresh_until.is_some_and(|t| t > now)
+    }
+
+    fn touch(&mut self, key: &Bytes) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(e) = self.entries.get_mut(key) {
+            self.lru.remove(&e.tick);
+            e.tick = tick;
+            self.lru.insert(tick, key.clone());
+        }
+    }
+
+    /// Finds a Data satisfying `interest`, refreshing its LRU position.
+    pub fn lookup(&mut self, interest: &Interest, now: Instant) -> Option<Data> {
+        if !self.serve {
+            return None;
+        }
+        let found = self.find_key(interest, now);
+        match found {
+            Some(k) => {
+                self.hits += 1;
+                self.touch(&k);
+                self.entries.get(&k).map(|e| e.data.clone())
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    fn find_key(&self, interest: &Interest, now: Instant) -> Option<Bytes> {
+        let name = interest.name();
+        // Implicit digest: /…/sha256digest=D names exactly one Data.
+        if let Some(last) = name.last() {
+            if last.typ() == IMPLICIT_SHA256_DIGEST_COMPONENT {
+                let prefix = name.prefix(name.len() - 1);
+                let e = self.entries.get::<[u8]>(prefix.value())?;
+                let ok = e
+                    .data
+                    .implicit_digest()
+                    .is_some_and(|d| d[..] == last.value()[..]);
+                return (ok && Self::matches(e, interest, now)).then(|| prefix.value().clone());
+            }
+        }
+        if !interest.can_be_prefix() {
+            let e = self.entries.get::<[u8]>(name.value())?;
+            return Self::matches(e, interest, now).then(|| name.value().clone());
+        }
+        self.ordered
+            .range(name.clone()..)
+            .take_while(|n| name.is_prefix_of(n))
+            .map(|n| n.value())
+            .find(|k| {
+                self.entries
+                    .get::<[u8]>(k)
+                    .is_some_and(|e| Self::matches(e, interest, now))
+            })
+            .cloned()
+    }
+
+    /// Removes every entry (NFD `cs erase` of the root).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.ordered.clear();
+        self.lru.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picasso_tlv::Signer;
+
+    fn data(s: &str, fresh: Option<u64>, size: usize) -> Data {
+        let mut d = Data::new(Name::from_uri(s).unwrap()).with_content(vec![0u8; size]);
+        if let Some(f) = fresh {
+            d = d.with_freshness_ms(f);
+        }
+        d.sign(&Signer::DigestSha256);
+        d
+    }
+
+    fn interest(s: &str) -> Interest {
+        Interest::new(Name::from_uri(s).unwrap())
+    }
+
+    #[test]
+    fn exact_and_prefix_match() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits::default());
+        cs.insert(data("/a/b/c", None, 10), now);
+        assert!(cs.lookup(&interest("/a/b"), now).is_none());
+        assert_eq!(
+            cs.lookup(&interest("/a/b").with_can_be_prefix(true), now)
+                .unwrap()
+                .name()
+                .to_uri(),
+            "/a/b/c"
+        );
+        assert!(cs.lookup(&interest("/a/b/c"), now).is_some());
+        assert!(cs
+            .lookup(&interest("/a/bb").with_can_be_prefix(true), now)
+            .is_none());
+        assert_eq!((cs.hits, cs.misses), (2, 2));
+    }
+
+    #[test]
+    fn must_be_fresh() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits::default());
+        cs.insert(data("/f", Some(1000), 1), now);
+        cs.insert(data("/stale", None, 1), now);
+        let mbf = |s| interest(s).with_must_be_fresh(true);
+        assert!(cs
+            .lookup(&mbf("/f"), now + Duration::from_millis(999))
+            .is_some());
+        assert!(cs
+            .lookup(&mbf("/f"), now + Duration::from_millis(1000))
+            .is_none());
+        assert!(cs
+            .lookup(&interest("/f"), now + Duration::from_secs(9))
+            .is_some());
+        assert!(cs.lookup(&mbf("/stale"), now).is_none());
+    }
+
+    #[test]
+    fn implicit_digest_match() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits::default());
+        let d = data("/x", None, 4);
+        let full = d.full_name().unwrap();
+        cs.insert(d, now);
+        assert!(cs.lookup(&Interest::new(full), now).is_some());
+        let wrong = Name::from_uri("/x")
+            .unwrap()
+            .append(&picasso_tlv::Component::implicit_digest([0; 32]));
+        assert!(cs.lookup(&Interest::new(wrong), now).is_none());
+    }
+
+    #[test]
+    fn lru_bounded_by_entries_and_bytes() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits {
+            max_entries: 3,
+            max_bytes: 1 << 20,
+        });
+        for i in 0..3 {
+            cs.insert(data(&format!("/n/{i}"), None, 10), now);
+        }
+        assert!(cs.lookup(&interest("/n/0"), now).is_some()); // 0 becomes most recent
+        cs.insert(data("/n/3", None, 10), now);
+        assert_eq!(cs.len(), 3);
+        assert!(
+            cs.lookup(&interest("/n/1"), now).is_none(),
+            "least recently used evicted"
+        );
+        assert!(cs.lookup(&interest("/n/0"), now).is_some());
+
+        let one = data("/big/0", None, 1000).wire().unwrap().len();
+        let mut cs = ContentStore::new(CsLimits {
+            max_entries: 100,
+            max_bytes: one * 2 + 10,
+        });
+        for i in 0..5 {
+            cs.insert(data(&format!("/big/{i}"), None, 1000), now);
+        }
+        assert_eq!(cs.len(), 2);
+        assert!(cs.bytes() <= one * 2 + 10);
+        cs.set_limits(CsLimits {
+            max_entries: 1,
+            max_bytes: 1 << 20,
+        });
+        assert_eq!(cs.len(), 1);
+    }
+}
