@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod fw;
 pub mod table;
 
 /// Identifies a face within one forwarder. 0 is never a face; ids 1–255
