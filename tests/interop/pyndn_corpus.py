@@ -242,8 +242,10 @@ emit("command_interest/strategy_set",
 def data(name, content=None, signer=None, **meta):
     # MetaInfo() defaults ContentType to BLOB and python-ndn then writes it;
     # leave it out unless a case sets it, as most encoders do.
+    # An all-None MetaInfo would still be written as an empty element.
     meta.setdefault("content_type", None)
-    return make_data(name, MetaInfo(**meta), content, signer=signer)
+    mi = MetaInfo(**meta) if any(v is not None for v in meta.values()) else None
+    return make_data(name, mi, content, signer=signer)
 
 
 DIGEST_SIGNER = DigestSha256Signer()
@@ -258,6 +260,8 @@ emit("data/content_type_nack_empty", data("/p", b"", DIGEST_SIGNER, content_type
 emit("data/content_type_blob_explicit", data("/p", b"x", DIGEST_SIGNER, content_type=ContentType.BLOB),
      key="digest", note="python-ndn's MetaInfo() default: ContentType 0 written explicitly")
 emit("data/no_meta_info", make_data("/p", None, b"x", signer=DIGEST_SIGNER), key="digest")
+emit("data/empty_meta_info", make_data("/p", MetaInfo(content_type=None), b"x", signer=DIGEST_SIGNER),
+     key="digest", bytes_fixed=False, note="an empty MetaInfo element, as python-ndn writes for MetaInfo(None)")
 emit("data/no_content", data("/p", None, DIGEST_SIGNER, freshness_period=1), key="digest",
      note="Content element absent")
 emit("data/content_type_unknown", data("/p", b"x", DIGEST_SIGNER, content_type=1000), key="digest")
