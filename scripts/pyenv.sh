@@ -12,7 +12,7 @@
 #   PYTHON3                interpreter that creates the venv (default: python3)
 set -euo pipefail
 
-PYTHON_NDN_VERSION="${PICASSO_PYTHON_NDN:-0.4.2}"
+PYTHON_NDN_VERSION="${PICASSO_PYTHON_NDN:-0.5.2}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${PICASSO_VENV:-$REPO/.venv}"
 PY3="${PYTHON3:-python3}"

@@ -15,11 +15,8 @@ in the vocabulary of pyndn_corpus.py (see there). For each line:
   3. when `pyHex` is given (python-ndn's encoding of the same fields, where
      the spec fixes the encoding), `hex` must equal it byte for byte.
 
-Ed25519: the packet spec's Ed25519 is PureEdDSA; python-ndn 0.4.x's signer
-and verifier use Ed25519ph (python-ndn issue #93). key.type "ed25519" means
-"signed as the spec says": it must verify as PureEdDSA, and python-ndn 0.4.x's
-verify_ed25519 must reject it (a pinned python-ndn that accepts it has fixed
-the bug: update this harness). key.type "ed25519ph" is the reverse.
+Ed25519 is PureEdDSA (RFC 8032) over the signed portion, as the packet spec,
+ndn-cxx and python-ndn >= 0.5 (verify_ed25519) have it.
 
 Prints one JSON line per case ({"case", "ok", "errors", "checks"}) and a
 final {"summary": {"passed", "failed"}} line, plus "N passed, M failed" on
@@ -32,7 +29,6 @@ import json
 import sys
 import importlib.metadata
 
-from Cryptodome.Signature import eddsa
 from Cryptodome.PublicKey import ECC
 from ndn.encoding import Name, parse_interest, parse_data, SignatureInfo, parse_tl_num
 from ndn.encoding.ndnlp_v2 import LpPacketValue
@@ -43,7 +39,6 @@ from ndn.security.validator.known_key_validator import verify_hmac, verify_ed255
 import pyndn_common as c
 
 PYNDN_VERSION = importlib.metadata.version("python-ndn")
-PYNDN_ED25519_IS_PH = tuple(int(x) for x in PYNDN_VERSION.split(".")[:2]) < (0, 5)
 
 
 def sig_ptrs_of(wire: bytes):
@@ -62,16 +57,6 @@ def sig_ptrs_of(wire: bytes):
         name, _, _, sig = parse_data(wire, with_tl=True)
         return "Data", name, sig
     return None, None, None
-
-
-def verify_pure_ed25519(public: bytes, sig) -> bool:
-    key = eddsa.import_public_key(public)
-    msg = b"".join(bytes(p) for p in sig.signature_covered_part)
-    try:
-        eddsa.new(key, "rfc8032").verify(msg, bytes(sig.signature_value_buf))
-        return True
-    except ValueError:
-        return False
 
 
 def verify_command_digest(name) -> (bool, str):
@@ -137,20 +122,14 @@ def check_signature(wire: bytes, key: dict, checks: dict, errors: list):
         wrong = verify_hmac(b"wrong key", sig)
         if wrong:
             errors.append("HMAC verifies with a wrong key")
-    elif typ in ("ed25519", "ed25519ph"):
-        public = bytes.fromhex(key["public"])
-        if st != 5:
-            errors.append(f"SignatureType {st}, want 5")
-        pure = verify_pure_ed25519(public, sig)
-        ph = verify_ed25519(ECC.import_key(c.ed25519_public_der() if public == c.ed25519_public_raw()
-                                           else _raw_to_der(public)), sig)
-        checks["pureEd25519"], checks["verify_ed25519"] = pure, ph
-        want_pure = typ == "ed25519"
-        want_pyndn = (typ == "ed25519ph") == PYNDN_ED25519_IS_PH
-        if pure != want_pure:
-            errors.append(f"PureEdDSA verification {pure}, want {want_pure}")
-        if ph != want_pyndn:
-            errors.append(f"python-ndn {PYNDN_VERSION} verify_ed25519 {ph}, want {want_pyndn}")
+    elif typ == "ed25519":
+        ok = st == 5 and verify_ed25519(ECC.import_key(_raw_to_der(bytes.fromhex(key["public"]))), sig)
+        checks["verify_ed25519"] = ok
+        if not ok:
+            errors.append(f"Ed25519 does not verify (SignatureType {st})")
+        other = ECC.import_key(_raw_to_der(c.ed25519_key_other_public()))
+        if verify_ed25519(other, sig):
+            errors.append("Ed25519 verifies with a wrong key")
     else:
         errors.append(f"unknown key type {typ!r}")
 

@@ -1,8 +1,8 @@
 """Shared pieces of the python-ndn interoperability scripts.
 
 What lives here: the fixed key material both sides sign with, signers that
-python-ndn 0.4.x lacks (PureEdDSA Ed25519, HMAC with a KeyDigest locator,
-SignatureNonce/Time/SeqNum on any signer), and the rendering of python-ndn's
+python-ndn lacks (HMAC with a KeyDigest locator, SignatureNonce/Time/SeqNum on
+any signer), and the rendering of python-ndn's
 parsed values into PiCasso's `picasso packet decode` JSON vocabulary
 (canonical name URIs, camelCase field names, hex for byte strings).
 
@@ -13,8 +13,6 @@ import hashlib
 import hmac as hmac_mod
 from typing import List, Optional
 
-from Cryptodome.Hash import SHA512
-from Cryptodome.PublicKey import ECC
 from Cryptodome.Signature import eddsa
 from ndn.encoding import Component, Name, Signer, SignatureType, KeyLocator, parse_tl_num
 from ndn.app_support import nfd_mgmt
@@ -37,8 +35,14 @@ def ed25519_public_raw() -> bytes:
     return ed25519_key().public_key().export_key(format="raw")
 
 
-def ed25519_public_der() -> bytes:
-    return ed25519_key().public_key().export_key(format="DER")
+def ed25519_key_other_public() -> bytes:
+    """A different Ed25519 public key: a signature must not verify with it."""
+    return eddsa.import_private_key(bytes(32)).public_key().export_key(format="raw")
+
+
+def ed25519_private_der() -> bytes:
+    """The key as python-ndn's Ed25519Signer takes it (PKCS#8 DER)."""
+    return ed25519_key().export_key(format="DER")
 
 
 def key_json(kind: str) -> dict:
@@ -47,7 +51,7 @@ def key_json(kind: str) -> dict:
         return {"type": "digest"}
     if kind == "hmac":
         return {"type": "hmac", "secret": HMAC_KEY.hex(), "keyName": HMAC_KEY_NAME}
-    if kind in ("ed25519", "ed25519ph"):
+    if kind == "ed25519":
         return {
             "type": kind,
             "seed": ED25519_SEED.hex(),
@@ -59,30 +63,6 @@ def key_json(kind: str) -> dict:
 
 # ---------------------------------------------------------------------------
 # Signers.
-
-
-class PureEd25519Signer(Signer):
-    """Ed25519 as the NDN packet spec defines it: PureEdDSA (RFC 8032 §5.1)
-    over the signed portion. python-ndn 0.4.x's Ed25519Signer instead hands
-    pycryptodome a SHA-512 hash object, which selects Ed25519ph (HashEdDSA):
-    python-ndn issue #93, fixed after 0.4.2."""
-
-    def __init__(self, key_locator_name):
-        self.key_locator_name = key_locator_name
-        self.key = ed25519_key()
-
-    def write_signature_info(self, signature_info):
-        signature_info.signature_type = SignatureType.ED25519
-        signature_info.key_locator = KeyLocator()
-        signature_info.key_locator.name = self.key_locator_name
-
-    def get_signature_value_size(self):
-        return 64
-
-    def write_signature_value(self, wire, contents: List) -> int:
-        msg = b"".join(bytes(c) for c in contents)
-        wire[:] = eddsa.new(self.key, "rfc8032").sign(msg)
-        return 64
 
 
 class HmacKeyDigestSigner(Signer):

@@ -9,10 +9,10 @@ Each line:
   signatureInfo  SignatureInfo fields beyond the type: keyLocatorName,
                  keyDigest, signatureNonce (hex), signatureTime, signatureSeqNum
   key            what verifies the signature: {"type": "digest"},
-                 {"type": "hmac", "secret"}, {"type": "ed25519"|"ed25519ph",
-                 "seed", "public"} (ed25519ph: python-ndn 0.4.x's own signer,
-                 see PureEd25519Signer), {"type": "command-digest"} for the
-                 old command-Interest form, or absent when unsigned
+                 {"type": "hmac", "secret", "keyName"}, {"type": "ed25519",
+                 "seed", "public", "keyName"} (PureEdDSA, RFC 8032),
+                 {"type": "command-digest"} for the old command-Interest
+                 form, or absent when unsigned
   bytesFixed     true when the spec fixes the encoding of these fields, so a
                  conforming encoder given the same fields yields these bytes
   fragmentHex    (LpPacket) the inner packet bytes
@@ -135,17 +135,11 @@ emit("signed_interest/hmac_seq_only",
      interest("/picasso/node/n1/cmd/stop", app_param=b"x",
               signer=c.InterestFields(HmacSha256Signer(c.HMAC_KEY_NAME, c.HMAC_KEY), seq=2 ** 33)),
      key="hmac")
-emit("signed_interest/ed25519_pure",
+emit("signed_interest/ed25519",
      interest("/picasso/node/n1/cmd/remove", app_param=b"r",
-              signer=c.InterestFields(c.PureEd25519Signer(c.ED25519_KEY_NAME),
+              signer=c.InterestFields(Ed25519Signer(c.ED25519_KEY_NAME, c.ed25519_private_der()),
                                       FIXED_NONCE64, FIXED_TIME)),
-     key="ed25519", note="PureEdDSA, as the packet spec and ndn-cxx sign")
-emit("signed_interest/ed25519_pyndn",
-     interest("/picasso/node/n1/cmd/remove", app_param=b"r",
-              signer=c.InterestFields(Ed25519Signer(c.ED25519_KEY_NAME, c.ed25519_key().export_key(format="DER")),
-                                      FIXED_NONCE64, FIXED_TIME)),
-     key="ed25519ph", bytes_fixed=False,
-     note="python-ndn 0.4.x Ed25519Signer signs Ed25519ph (python-ndn issue #93)")
+     key="ed25519", note="python-ndn's Ed25519Signer: PureEdDSA (RFC 8032), deterministic")
 
 
 # --- what NDNApp.register and NDNAppv2.register put on the wire --------------
@@ -275,14 +269,11 @@ emit("data/hmac_key_name", data("/picasso/node/n1/monitor", b"{}",
                                 freshness_period=5000), key="hmac")
 emit("data/hmac_key_digest", data("/picasso/node/n1/monitor", b"{}", c.HmacKeyDigestSigner(),
                                   freshness_period=5000), key="hmac", note="KeyLocator KeyDigest")
-emit("data/ed25519_pure", data("/picasso/repo/image/busybox/v=1/manifest", b'{"size":1}',
-                               c.PureEd25519Signer(c.ED25519_KEY_NAME), freshness_period=3600_000),
-     key="ed25519")
-emit("data/ed25519_pyndn", data("/picasso/repo/image/busybox/v=1/manifest", b'{"size":1}',
-                                Ed25519Signer(c.ED25519_KEY_NAME, c.ed25519_key().export_key(format="DER")),
-                                freshness_period=3600_000),
-     key="ed25519ph", bytes_fixed=False,
-     note="python-ndn 0.4.x Ed25519Signer signs Ed25519ph (python-ndn issue #93)")
+emit("data/ed25519", data("/picasso/repo/image/busybox/v=1/manifest", b'{"size":1}',
+                          Ed25519Signer(c.ED25519_KEY_NAME, c.ed25519_private_der()),
+                          freshness_period=3600_000),
+     key="ed25519", note="python-ndn's Ed25519Signer: PureEdDSA (RFC 8032), deterministic")
+
 
 # --- LpPackets -------------------------------------------------------------
 
