@@ -437,6 +437,8 @@ fn check_encode(cases: &[&Value]) {
                     s(case, "hex")
                 ));
             }
+        } else if case["sameElements"] == json!(true) {
+            line["pyHexSameElements"] = case["hex"].clone();
         }
         lines.push_str(&line.to_string());
         lines.push('\n');

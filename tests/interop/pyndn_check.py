@@ -13,7 +13,9 @@ in the vocabulary of pyndn_corpus.py (see there). For each line:
      with ApplicationParameters the ParametersSha256DigestComponent
      (params_sha256_checker);
   3. when `pyHex` is given (python-ndn's encoding of the same fields, where
-     the spec fixes the encoding), `hex` must equal it byte for byte.
+     the spec fixes the encoding), `hex` must equal it byte for byte; when
+     `pyHexSameElements` is given instead, the outer TLV-TYPE and the
+     multiset of its child elements must be equal (order may differ).
 
 Ed25519 is PureEdDSA (RFC 8032) over the signed portion, as the packet spec,
 ndn-cxx and python-ndn >= 0.5 (verify_ed25519) have it.
@@ -139,6 +141,23 @@ def _raw_to_der(public: bytes) -> bytes:
     return bytes.fromhex("302a300506032b6570032100") + public
 
 
+def children(wire: bytes) -> (int, list):
+    """(outer TLV-TYPE, [child element bytes]) of one TLV."""
+    typ, a = parse_tl_num(wire, 0)
+    length, b = parse_tl_num(wire, a)
+    value, out, i = wire[a + b:], [], 0
+    if len(value) != length:
+        raise ValueError("outer TLV-LENGTH does not match")
+    while i < len(value):
+        _, x = parse_tl_num(value, i)
+        n, y = parse_tl_num(value, i + x)
+        out.append(value[i:i + x + y + n])
+        i += x + y + n
+    if i != len(value):
+        raise ValueError("child element overruns its parent")
+    return typ, out
+
+
 def check_line(obj: dict) -> dict:
     errors, checks = [], {}
     case = obj.get("case", "?")
@@ -159,6 +178,12 @@ def check_line(obj: dict) -> dict:
             if not checks["bytesIdentical"]:
                 errors.append(f"bytes differ from python-ndn's encoding:\n  ours   {obj['hex']}\n"
                               f"  python {obj['pyHex']}")
+        if "pyHexSameElements" in obj:
+            ours, theirs = (children(bytes.fromhex(h)) for h in (obj["hex"], obj["pyHexSameElements"]))
+            checks["sameElements"] = ours[0] == theirs[0] and sorted(ours[1]) == sorted(theirs[1])
+            if not checks["sameElements"]:
+                errors.append(f"elements differ from python-ndn's encoding:\n  ours   {obj['hex']}\n"
+                              f"  python {obj['pyHexSameElements']}")
     except Exception as e:  # a parse failure is a finding, not a crash
         errors.append(f"python-ndn cannot parse: {type(e).__name__}: {e}")
     return {"case": case, "ok": not errors, "errors": errors, "checks": checks}

@@ -15,6 +15,9 @@ Each line:
                  form, or absent when unsigned
   bytesFixed     true when the spec fixes the encoding of these fields, so a
                  conforming encoder given the same fields yields these bytes
+  sameElements   (when bytesFixed is false) the spec fixes each element's
+                 encoding but python-ndn orders them differently: a
+                 conforming encoder yields the same elements, in spec order
   fragmentHex    (LpPacket) the inner packet bytes
   nameHex        (name cases) the Name TLV
   note           why the case exists
@@ -319,7 +322,10 @@ emit("mgmt/cp_rib_register", cp(name="/picasso/svc/echo", faceId=300, origin=255
                                  flags=1, expirationPeriod=3_600_000))
 emit("mgmt/cp_faces_create", cp(uri="udp4://192.0.2.1:6363", localUri="udp4://0.0.0.0:6363",
                                  facePersistency=1, baseCongestionMarkingInterval=100_000_000,
-                                 defaultCongestionThreshold=65536, mtu=1400, flags=4, mask=4))
+                                 defaultCongestionThreshold=65536, mtu=1400, flags=4, mask=4),
+     bytes_fixed=False, sameElements=True,
+     note="python-ndn writes BaseCongestionMarkingInterval/DefaultCongestionThreshold/Mtu "
+          "before Flags; the ControlParameters ABNF and ndn-cxx put them last")
 emit("mgmt/cp_strategy_set", cp(name="/picasso", strategy="/localhost/nfd/strategy/best-route/v=5"))
 emit("mgmt/cp_cs_config", cp(capacity=1000, count=10, flags=1, mask=1))
 emit("mgmt/cp_empty", cp())
