@@ -27,10 +27,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod lp;
 pub mod name;
 pub mod types;
 pub mod wire;
 
+pub use lp::LpPacket;
 pub use name::{Component, Name};
 
 /// Largest packet this crate accepts (NDN's MAX_NDN_PACKET_SIZE).
