@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod lp;
+pub mod mgmt;
 pub mod name;
 pub mod types;
 pub mod wire;
