@@ -20,6 +20,8 @@
 //!
 //! Type numbers are those of ndn-cxx `ndn-cxx/lp/tlv.hpp`; the header order
 //! on the wire is increasing TLV-TYPE, as ndn-cxx encodes and checks it.
+//! Lines quoted with `>` beside the code are the spec's grammar or rules;
+//! where marked "paraphrased" the wording is ours, the rule the spec's.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -229,7 +231,7 @@ pub struct LpPacket {
     pub fragment: Option<Bytes>,
 }
 
-/// The header fields this module knows, in wire (increasing TLV-TYPE) order.
+/// Whether a header field may appear more than once (only Ack does).
 const fn is_repeatable(typ: u64) -> bool {
     typ == ACK
 }
@@ -334,8 +336,10 @@ impl LpPacket {
     /// > unrecognized field causes the packet to be dropped. (spec, "Packet
     /// > Format", paraphrased)
     ///
-    /// > Fragment … MUST be the last field. Header fields appear in increasing
-    /// > TLV-TYPE order; a non-repeatable field appears at most once.
+    /// Fragment is the last field; header fields appear in increasing
+    /// TLV-TYPE order; a non-repeatable field appears at most once (the
+    /// checks of ndn-cxx `lp::Packet::wireDecode`, whose tests supply this
+    /// module's fixtures).
     ///
     /// TLV-TYPE 126 is skipped wherever it appears (crate-wide rule, see
     /// [`crate::types::IGNORED`]).
@@ -379,7 +383,8 @@ impl LpPacket {
             lp.decode_header(e)?;
         }
 
-        // > FragIndex … MUST be less than FragCount. (absent: 0 and 1)
+        // FragIndex must be below FragCount; absent, they default to 0 and 1
+        // (spec "Indexed Fragmentation", paraphrased).
         if lp.frag_index.unwrap_or(0) >= lp.frag_count.unwrap_or(1) {
             return Err(invalid("FragIndex", "not less than FragCount"));
         }
@@ -433,9 +438,9 @@ impl LpPacket {
                 // The value is one Data packet; we keep it opaque.
                 self.prefix_announcement = Some(e.value);
             }
-            // > … the receiver MUST ignore an unknown header field whose
-            // > TLV-TYPE is in [800, 959] with the two least significant bits
-            // > both 0; every other unknown field makes the packet invalid.
+            // Unknown field: ignorable iff TLV-TYPE is in [800, 959] and its
+            // two least significant bits are 00; anything else drops the packet
+            // (same rule as ndn-cxx `FieldInfo::canIgnore`).
             t if (800..=959).contains(&t) && t & 0b11 == 0 => {}
             t => return Err(DecodeError::UnknownCritical(t)),
         }
@@ -1887,5 +1892,106 @@ mod tests {
         );
         assert_eq!(r.partial_packets(), 0);
         assert_eq!(r.buffered_bytes(), 0);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn opt<T: std::fmt::Debug + Clone + 'static>(
+            s: impl Strategy<Value = T> + 'static,
+        ) -> impl Strategy<Value = Option<T>> {
+            proptest::option::of(s)
+        }
+
+        fn bytes(min: usize, max: usize) -> impl Strategy<Value = Bytes> {
+            proptest::collection::vec(any::<u8>(), min..=max).prop_map(Bytes::from)
+        }
+
+        prop_compose! {
+            fn arb_lp()(
+                sequence in opt(any::<u64>()),
+                frag in opt((1u64..1000).prop_flat_map(|c| (0..c, Just(c)))),
+                pit_token in opt(bytes(1, 32)),
+                nack in opt(opt(any::<u64>())),
+                next_hop_face_id in opt(any::<u64>()),
+                incoming_face_id in opt(any::<u64>()),
+                cache_policy in opt(any::<u64>()),
+                congestion_mark in opt(any::<u64>()),
+                acks in proptest::collection::vec(any::<u64>(), 0..4),
+                tx_sequence in opt(any::<u64>()),
+                non_discovery in any::<bool>(),
+                prefix_announcement in opt(bytes(0, 40)),
+                fragment in opt(bytes(0, 300)),
+            ) -> LpPacket {
+                LpPacket {
+                    sequence,
+                    frag_index: frag.map(|f| f.0),
+                    frag_count: frag.map(|f| f.1),
+                    pit_token,
+                    nack: nack.map(|r| Nack { reason: r.map(NackReason::from_code) }),
+                    next_hop_face_id,
+                    incoming_face_id,
+                    cache_policy: cache_policy.map(CachePolicyType::from_code),
+                    congestion_mark,
+                    acks,
+                    tx_sequence,
+                    non_discovery,
+                    prefix_announcement,
+                    fragment,
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn round_trip(lp in arb_lp()) {
+                let wire = lp.encode();
+                prop_assert_eq!(wire.len(), lp.wire_len());
+                prop_assert_eq!(LpPacket::decode(wire).unwrap(), lp);
+            }
+
+            #[test]
+            fn decode_never_panics(v in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let _ = LpPacket::decode(Bytes::from(v.clone()));
+                let mut framed = BytesMut::new();
+                write_tlv(&mut framed, LP_PACKET, &v);
+                let _ = LpPacket::decode(framed.freeze());
+            }
+
+            #[test]
+            fn fragment_then_reassemble(
+                len in 1usize..12_000,
+                mtu in 40usize..2000,
+                seq in any::<u64>(),
+                perm_seed in any::<u64>(),
+                token in opt(bytes(1, 8)),
+            ) {
+                let payload = big_payload(len);
+                let pkt = LpPacket { pit_token: token.clone(), fragment: Some(payload.clone()), ..Default::default() };
+                let frags = fragment(&pkt, mtu, seq).unwrap();
+                prop_assert!(frags.iter().all(|f| f.len() <= mtu));
+                let mut order: Vec<usize> = (0..frags.len()).collect();
+                // Deterministic shuffle from the seed (Fisher-Yates, xorshift).
+                let mut x = perm_seed | 1;
+                for i in (1..order.len()).rev() {
+                    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                    order.swap(i, (x % (i as u64 + 1)) as usize);
+                }
+                let mut r = Reassembler::new(ReassemblerConfig { max_fragments: 10_000, ..Default::default() });
+                let now = Instant::now();
+                let mut done = vec![];
+                for i in order {
+                    let lp = LpPacket::decode(frags[i].clone()).unwrap();
+                    if let Some(p) = r.receive(3, lp, now).unwrap() {
+                        done.push(p);
+                    }
+                }
+                prop_assert_eq!(done.len(), 1);
+                prop_assert_eq!(done[0].fragment.as_ref(), Some(&payload));
+                prop_assert_eq!(&done[0].pit_token, &token);
+                prop_assert_eq!(r.buffered_bytes(), 0);
+            }
+        }
     }
 }

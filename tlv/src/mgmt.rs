@@ -1693,4 +1693,102 @@ mod tests {
             }
         }
     }
+
+    mod props {
+        use super::*;
+        use crate::Component;
+        use proptest::prelude::*;
+
+        fn arb_name() -> impl Strategy<Value = Name> {
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..6), 0..4).prop_map(
+                |cs| {
+                    let comps: Vec<Component> = cs.into_iter().map(Component::generic).collect();
+                    Name::from_components(&comps)
+                },
+            )
+        }
+
+        fn ms() -> impl Strategy<Value = Duration> {
+            any::<u64>().prop_map(Duration::from_millis)
+        }
+
+        fn ns() -> impl Strategy<Value = Duration> {
+            any::<u64>().prop_map(Duration::from_nanos)
+        }
+
+        prop_compose! {
+            fn arb_params()(
+                name in proptest::option::of(arb_name()),
+                ids in proptest::collection::vec(proptest::option::of(any::<u64>()), 9),
+                uri in proptest::option::of("[a-z0-9:/.]{0,20}"),
+                local_uri in proptest::option::of("[a-z0-9:/.]{0,20}"),
+                strategy in proptest::option::of(arb_name()),
+                expiration_period in proptest::option::of(ms()),
+                base in proptest::option::of(ns()),
+            ) -> ControlParameters {
+                ControlParameters {
+                    name,
+                    face_id: ids[0],
+                    uri,
+                    local_uri,
+                    origin: ids[1].map(RouteOrigin),
+                    cost: ids[2],
+                    capacity: ids[3],
+                    count: ids[4],
+                    flags: ids[5],
+                    mask: ids[6],
+                    strategy,
+                    expiration_period,
+                    face_persistency: ids[7].map(FacePersistency),
+                    base_congestion_marking_interval: base,
+                    default_congestion_threshold: ids[8],
+                    mtu: ids[0].map(|v| v / 2),
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn control_parameters_round_trip(p in arb_params()) {
+                prop_assert_eq!(ControlParameters::decode(p.encode()).unwrap(), p.clone());
+                let resp = ControlResponse::with_parameters(200, "OK", p);
+                prop_assert_eq!(ControlResponse::decode(resp.encode()).unwrap(), resp);
+            }
+
+            #[test]
+            fn rib_entry_round_trip(
+                name in arb_name(),
+                routes in proptest::collection::vec(
+                    (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), proptest::option::of(ms())),
+                    0..4,
+                ),
+            ) {
+                let e = RibEntry {
+                    name,
+                    routes: routes
+                        .into_iter()
+                        .map(|(face_id, o, cost, flags, expiration_period)| Route {
+                            face_id, origin: RouteOrigin(o), cost, flags, expiration_period,
+                        })
+                        .collect(),
+                };
+                prop_assert_eq!(decode_list::<RibEntry>(encode_list(std::slice::from_ref(&e))).unwrap(), vec![e]);
+            }
+
+            #[test]
+            fn decoders_never_panic(v in proptest::collection::vec(any::<u8>(), 0..120), typ in 0x60u64..0x90) {
+                let mut framed = BytesMut::new();
+                write_tlv(&mut framed, typ, &v);
+                for b in [Bytes::from(v), framed.freeze()] {
+                    let _ = ControlParameters::decode(b.clone());
+                    let _ = ControlResponse::decode(b.clone());
+                    let _ = FaceStatus::decode(b.clone());
+                    let _ = ForwarderStatus::decode(b.clone());
+                    let _ = decode_list::<FibEntry>(b.clone());
+                    let _ = decode_list::<StrategyChoice>(b.clone());
+                    let _ = CsInfo::decode(b);
+                }
+            }
+        }
+    }
 }
