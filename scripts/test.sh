@@ -25,9 +25,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings || die "clippy fou
 
 echo "test.sh: running tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
-  # nextest does not run doctests
+  # nextest does not run doctests: run them first so nextest's summary
+  # is the last word.
   cargo test --workspace --doc --quiet
+  cargo nextest run --workspace --no-fail-fast "$@"
 else
   cargo test --workspace --no-fail-fast "$@"
 fi

@@ -29,6 +29,8 @@
 
 pub mod data;
 pub mod interest;
+pub mod lp;
+pub mod mgmt;
 pub mod name;
 pub mod signature;
 pub mod types;
@@ -36,6 +38,7 @@ pub mod wire;
 
 pub use data::Data;
 pub use interest::Interest;
+pub use lp::LpPacket;
 pub use name::{Component, Name};
 pub use signature::{KeyLocator, SignatureInfo, Signer, Verifier};
 

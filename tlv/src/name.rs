@@ -696,6 +696,12 @@ impl std::str::FromStr for Name {
     }
 }
 
+/// Reads a Name element from a reader (convenience for packet decoders).
+pub(crate) fn read_name(r: &mut Reader) -> Result<Name, DecodeError> {
+    let e = r.expect(NAME)?;
+    Name::from_value(e.value)
+}
+
 // Interoperation with crates built on `ndn-tlv`: our Name is a `Tlv` record.
 impl ndn_tlv::Tlv for Name {
     const TYP: usize = NAME as usize;
