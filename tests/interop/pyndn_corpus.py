@@ -18,6 +18,8 @@ Each line:
   sameElements   (when bytesFixed is false) the spec fixes each element's
                  encoding but python-ndn orders them differently: a
                  conforming encoder yields the same elements, in spec order
+  pyndnParseError  python-ndn cannot parse a conforming encoding of these
+                 fields: the substring its error must contain
   fragmentHex    (LpPacket) the inner packet bytes
   nameHex        (name cases) the Name TLV
   note           why the case exists
@@ -324,8 +326,10 @@ emit("mgmt/cp_faces_create", cp(uri="udp4://192.0.2.1:6363", localUri="udp4://0.
                                  facePersistency=1, baseCongestionMarkingInterval=100_000_000,
                                  defaultCongestionThreshold=65536, mtu=1400, flags=4, mask=4),
      bytes_fixed=False, sameElements=True,
+     pyndnParseError="critical field of type 135 is unrecognized, redundant or out-of-order",
      note="python-ndn writes BaseCongestionMarkingInterval/DefaultCongestionThreshold/Mtu "
-          "before Flags; the ControlParameters ABNF and ndn-cxx put them last")
+          "before Flags; the ControlParameters ABNF and ndn-cxx (so NFD) put them last, "
+          "and python-ndn's parser then rejects the spec order (critical 0x87 out of order)")
 emit("mgmt/cp_strategy_set", cp(name="/picasso", strategy="/localhost/nfd/strategy/best-route/v=5"))
 emit("mgmt/cp_cs_config", cp(capacity=1000, count=10, flags=1, mask=1))
 emit("mgmt/cp_empty", cp())
