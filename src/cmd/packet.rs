@@ -7,7 +7,9 @@ use std::io::Read;
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
-use picasso_tlv::{Component, Data, Interest, Name, SignatureInfo, Signer};
+use picasso_tlv::lp::{Nack, NackReason};
+use picasso_tlv::mgmt::{self, ControlParameters, ControlResponse, MgmtTlv, ResponseBody};
+use picasso_tlv::{types, Component, Data, Interest, LpPacket, Name, SignatureInfo, Signer};
 use serde_json::{json, Map, Value};
 
 /// Subcommands of `picasso packet`.
@@ -32,6 +34,25 @@ pub enum EncodeCommand {
     Interest(InterestArgs),
     /// A Data packet.
     Data(DataArgs),
+    /// An NDNLPv2 LpPacket around a network-layer packet (Nack, PitToken, …).
+    Lp(LpArgs),
+}
+
+/// Flags of `picasso packet encode lp`.
+#[derive(Args, Debug)]
+pub struct LpArgs {
+    /// The wrapped Interest or Data, in hex.
+    #[arg(long)]
+    fragment: String,
+    /// Make it a Nack with this NackReason (50 Congestion, 100 Duplicate, 150 NoRoute).
+    #[arg(long)]
+    nack: Option<u64>,
+    /// PitToken in hex.
+    #[arg(long)]
+    pit_token: Option<String>,
+    /// CongestionMark.
+    #[arg(long)]
+    congestion_mark: Option<u64>,
 }
 
 /// Flags of `picasso packet encode interest`.
@@ -125,6 +146,7 @@ pub fn run(cmd: PacketCommand) -> anyhow::Result<()> {
             let wire = match packet {
                 EncodeCommand::Interest(a) => encode_interest(a)?,
                 EncodeCommand::Data(a) => encode_data(a)?,
+                EncodeCommand::Lp(a) => encode_lp(a)?,
             };
             println!("{}", hex::encode(wire));
             Ok(())
@@ -211,14 +233,173 @@ fn encode_data(a: DataArgs) -> anyhow::Result<Bytes> {
     Ok(d.sign(&signer))
 }
 
+fn encode_lp(a: LpArgs) -> anyhow::Result<Bytes> {
+    let fragment = parse_hex("--fragment", &a.fragment)?;
+    // Check that the fragment is a packet we can describe.
+    describe(fragment.clone()).context("--fragment is not a valid Interest or Data")?;
+    let mut lp = LpPacket::wrap(fragment);
+    if let Some(r) = a.nack {
+        lp.nack = Some(Nack {
+            reason: Some(NackReason::from_code(r)),
+        });
+    }
+    if let Some(t) = &a.pit_token {
+        lp.pit_token = Some(parse_hex("--pit-token", t)?);
+    }
+    lp.congestion_mark = a.congestion_mark;
+    Ok(lp.encode())
+}
+
 /// Decodes any packet into the JSON description documented in the README.
 pub fn describe(wire: Bytes) -> anyhow::Result<Value> {
-    let typ = wire.first().copied().context("empty input")?;
-    match u64::from(typ) {
-        picasso_tlv::types::INTEREST => Ok(describe_interest(&Interest::decode(wire)?)),
-        picasso_tlv::types::DATA => Ok(describe_data(&Data::decode(wire)?)),
+    let mut p = 0;
+    let typ = picasso_tlv::wire::read_varnum(&wire, &mut p).context("empty or truncated input")?;
+    match typ {
+        types::INTEREST => Ok(describe_interest(&Interest::decode(wire)?)),
+        types::DATA => Ok(describe_data(&Data::decode(wire)?)),
+        types::LP_PACKET => describe_lp(&LpPacket::decode(wire)?),
+        mgmt::tt::CONTROL_PARAMETERS => Ok(describe_control_parameters(
+            &ControlParameters::decode(wire)?,
+        )),
+        mgmt::tt::CONTROL_RESPONSE => {
+            Ok(describe_control_response(&ControlResponse::decode(wire)?))
+        }
         t => bail!("not an NDN packet: outer TLV type {t}"),
     }
+}
+
+fn describe_lp(lp: &LpPacket) -> anyhow::Result<Value> {
+    let mut m = Map::new();
+    m.insert(
+        "type".into(),
+        json!(if lp.is_nack() { "Nack" } else { "LpPacket" }),
+    );
+    if let Some(f) = &lp.fragment {
+        // A fragment of a larger packet cannot be decoded on its own.
+        if lp.is_fragmented() {
+            m.insert("fragmentHex".into(), json!(hex::encode(f)));
+        } else {
+            let inner = describe(f.clone()).context("LpPacket fragment")?;
+            if let Some(name) = inner.get("name") {
+                m.insert("name".into(), name.clone());
+            }
+            m.insert("fragment".into(), inner);
+        }
+    }
+    if let Some(s) = lp.sequence {
+        m.insert("sequence".into(), json!(s));
+    }
+    if let Some(i) = lp.frag_index {
+        m.insert("fragIndex".into(), json!(i));
+    }
+    if let Some(c) = lp.frag_count {
+        m.insert("fragCount".into(), json!(c));
+    }
+    if let Some(t) = &lp.pit_token {
+        m.insert("pitToken".into(), json!(hex::encode(t)));
+    }
+    if let Some(n) = &lp.nack {
+        m.insert("nackReason".into(), json!(n.reason.map_or(0, |r| r.code())));
+    }
+    if let Some(f) = lp.next_hop_face_id {
+        m.insert("nextHopFaceId".into(), json!(f));
+    }
+    if let Some(f) = lp.incoming_face_id {
+        m.insert("incomingFaceId".into(), json!(f));
+    }
+    if let Some(c) = lp.cache_policy {
+        m.insert("cachePolicy".into(), json!(c.code()));
+    }
+    if let Some(c) = lp.congestion_mark {
+        m.insert("congestionMark".into(), json!(c));
+    }
+    if !lp.acks.is_empty() {
+        m.insert("acks".into(), json!(lp.acks));
+    }
+    if let Some(t) = lp.tx_sequence {
+        m.insert("txSequence".into(), json!(t));
+    }
+    Ok(Value::Object(m))
+}
+
+fn describe_control_parameters(cp: &ControlParameters) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!("ControlParameters"));
+    insert_control_parameters(&mut m, cp);
+    Value::Object(m)
+}
+
+fn insert_control_parameters(m: &mut Map<String, Value>, cp: &ControlParameters) {
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    if let Some(n) = &cp.name {
+        put("name", json!(n.to_uri()));
+    }
+    if let Some(v) = cp.face_id {
+        put("faceId", json!(v));
+    }
+    if let Some(v) = &cp.uri {
+        put("uri", json!(v));
+    }
+    if let Some(v) = &cp.local_uri {
+        put("localUri", json!(v));
+    }
+    if let Some(v) = cp.origin {
+        put("origin", json!(v.0));
+    }
+    if let Some(v) = cp.cost {
+        put("cost", json!(v));
+    }
+    if let Some(v) = cp.capacity {
+        put("capacity", json!(v));
+    }
+    if let Some(v) = cp.count {
+        put("count", json!(v));
+    }
+    if let Some(v) = cp.flags {
+        put("flags", json!(v));
+    }
+    if let Some(v) = cp.mask {
+        put("mask", json!(v));
+    }
+    if let Some(v) = &cp.strategy {
+        put("strategy", json!(v.to_uri()));
+    }
+    if let Some(v) = cp.expiration_period {
+        put("expirationPeriod", json!(v.as_millis() as u64));
+    }
+    if let Some(v) = cp.face_persistency {
+        put("facePersistency", json!(v.0));
+    }
+    if let Some(v) = cp.base_congestion_marking_interval {
+        put("baseCongestionMarkingInterval", json!(v.as_nanos() as u64));
+    }
+    if let Some(v) = cp.default_congestion_threshold {
+        put("defaultCongestionThreshold", json!(v));
+    }
+    if let Some(v) = cp.mtu {
+        put("mtu", json!(v));
+    }
+}
+
+fn describe_control_response(r: &ControlResponse) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!("ControlResponse"));
+    m.insert("statusCode".into(), json!(r.status_code));
+    m.insert("statusText".into(), json!(r.status_text));
+    match &r.body {
+        Some(ResponseBody::Parameters(cp)) => {
+            let mut b = Map::new();
+            insert_control_parameters(&mut b, cp);
+            m.insert("body".into(), Value::Object(b));
+        }
+        Some(ResponseBody::Raw(raw)) => {
+            m.insert("bodyHex".into(), json!(hex::encode(raw)));
+        }
+        None => {}
+    }
+    Value::Object(m)
 }
 
 fn describe_interest(i: &Interest) -> Value {
