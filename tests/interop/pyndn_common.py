@@ -279,7 +279,9 @@ def data_json(wire: bytes) -> (dict, dict):
 
 def lp_json(wire: bytes) -> (dict, dict):
     v = LpPacketValue.parse(parse_and_check_tl(memoryview(wire), 0x64), {}, ignore_critical=True)
-    out = {"type": "LpPacket"}
+    # `picasso packet decode` names an LpPacket with a Nack header "Nack",
+    # and lifts the fragment's Name to the top level.
+    out = {"type": "Nack" if v.nack is not None else "LpPacket"}
     if v.pit_token is not None:
         out["pitToken"] = bytes(v.pit_token).hex()
     if v.nack is not None:
@@ -289,6 +291,8 @@ def lp_json(wire: bytes) -> (dict, dict):
         out["congestionMark"] = v.congestion_mark
     if v.fragment is not None:
         out["fragment"], _ = packet_json(bytes(v.fragment))
+        if "name" in out["fragment"]:
+            out["name"] = out["fragment"]["name"]
     return out, {}
 
 
