@@ -19,7 +19,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
+pub mod face;
 pub mod fw;
+pub mod mgmt;
+pub mod runtime;
 pub mod table;
 
 /// Identifies a face within one forwarder. 0 is never a face; ids 1–255

@@ -348,9 +348,13 @@ impl Interest {
     /// Encodes the Interest in spec order, computing the
     /// ParametersSha256DigestComponent when ApplicationParameters is present.
     /// Returns the cached wire when nothing changed since decode/encode.
+    /// The name is updated to carry the digest component.
     pub fn encode(&mut self) -> Bytes {
         if let Some(w) = &self.wire {
             return w.clone();
+        }
+        if let Some(p) = self.params_block() {
+            self.name = with_params_digest(&self.name, signature::sha256(&[&p]));
         }
         let w = self.encode_fresh();
         self.wire = Some(w.clone());
@@ -642,8 +646,13 @@ mod tests {
             .with_hop_limit(9)
             .with_app_params(&b"params"[..]);
         let w = i.encode();
+        assert_eq!(
+            i.name().len(),
+            3,
+            "encode puts the digest component in the name"
+        );
         let d = Interest::decode(w.clone()).unwrap();
-        assert_eq!(d.name().len(), 3);
+        assert_eq!(d.name(), i.name());
         assert_eq!(
             d.name().get(2).unwrap().typ(),
             PARAMETERS_SHA256_DIGEST_COMPONENT

@@ -94,6 +94,24 @@ impl Fib {
         removed
     }
 
+    /// Replaces the next hops of `prefix` (an empty list removes the entry).
+    pub fn set_next_hops(&mut self, prefix: &Name, hops: &[NextHop]) {
+        if hops.is_empty() {
+            self.entries.remove::<[u8]>(prefix.value());
+            return;
+        }
+        let mut next_hops = hops.to_vec();
+        next_hops.sort_by_key(|n| (n.cost, n.face));
+        self.entries.insert(
+            prefix.value().clone(),
+            FibEntry {
+                prefix: prefix.clone(),
+                next_hops,
+            },
+        );
+        self.max_len = self.max_len.max(prefix.len());
+    }
+
     /// Removes `face` from every entry (the face closed).
     pub fn remove_face(&mut self, face: FaceId) {
         self.entries.retain(|_, e| {

@@ -1,0 +1,477 @@
+//! The application side of a face: express Interests and await Data or a
+//! Nack, register prefixes and answer Interests — what `picasso get/put`,
+//! the benchmarks, the agent and the orchestrator use to talk NDN.
+//!
+//! A [`Client`] runs over any frame transport: an in-process face, a Unix
+//! socket or a TCP connection to a forwarder (ours or NFD). One task reads
+//! frames and dispatches them; Data and Nacks complete pending expressions,
+//! Interests go to the handler of the longest registered prefix.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use picasso_tlv::lp::{LpPacket, NackReason};
+use picasso_tlv::mgmt::{ControlParameters, ControlResponse, MgmtTlv};
+use picasso_tlv::{types, Component, Data, Interest, Name, Signer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+/// Why an expressed Interest brought no Data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpressError {
+    /// The network answered with a Nack.
+    #[error("nack (reason {0})")]
+    Nack(u64),
+    /// No answer within the Interest lifetime.
+    #[error("timeout")]
+    Timeout,
+    /// The face is closed.
+    #[error("face closed")]
+    Closed,
+}
+
+/// Why a prefix could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The command got no answer.
+    #[error("registration command failed: {0}")]
+    Express(#[from] ExpressError),
+    /// The forwarder refused the command.
+    #[error("forwarder refused registration: {code} {text}")]
+    Refused {
+        /// Status code.
+        code: u64,
+        /// Status text.
+        text: String,
+    },
+    /// The reply was not a ControlResponse.
+    #[error("malformed registration reply")]
+    Malformed,
+}
+
+/// An Interest handler's reply.
+pub type Reply = Pin<Box<dyn Future<Output = Option<Data>> + Send>>;
+/// An Interest handler.
+pub type Handler = Arc<dyn Fn(Interest) -> Reply + Send + Sync>;
+
+struct Pending {
+    nonce: u32,
+    can_be_prefix: bool,
+    reply: oneshot::Sender<Result<Data, ExpressError>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Pending expressions by Interest name TLVs.
+    pending: HashMap<Bytes, Vec<Pending>>,
+    /// Longest pending name (bounds the prefix probe on Data arrival).
+    max_pending_len: usize,
+    handlers: Vec<(Name, Handler)>,
+}
+
+/// A client of a forwarder (a consumer and/or producer).
+#[derive(Clone)]
+pub struct Client {
+    tx: mpsc::Sender<Bytes>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Client")
+    }
+}
+
+/// Where a client finds its forwarder: `unix:PATH`, `tcp:HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaceAddr {
+    /// A Unix socket path.
+    Unix(std::path::PathBuf),
+    /// A TCP address.
+    Tcp(String),
+}
+
+impl std::str::FromStr for FaceAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(p) = s.strip_prefix("unix:") {
+            Ok(FaceAddr::Unix(p.trim_start_matches("//").into()))
+        } else if let Some(a) = s.strip_prefix("tcp:") {
+            Ok(FaceAddr::Tcp(a.trim_start_matches("//").to_string()))
+        } else {
+            Err(format!(
+                "face address {s:?} must be unix:PATH or tcp:HOST:PORT"
+            ))
+        }
+    }
+}
+
+/// The Unix socket a local forwarder listens on by default (NFD's path,
+/// so python-ndn finds it without configuration).
+pub const DEFAULT_SOCKET: &str = "/run/nfd/nfd.sock";
+
+fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    // A poisoned lock means a handler panicked while holding it; the
+    // tables are still consistent (every update is a single operation).
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Client {
+    /// A client over an in-process face.
+    pub fn from_app_face(face: crate::face::in_process::AppFace) -> Self {
+        Self::from_channels(face.tx, face.rx)
+    }
+
+    /// Connects to a forwarder at `addr`.
+    pub async fn connect(addr: &FaceAddr) -> std::io::Result<Self> {
+        match addr {
+            FaceAddr::Unix(p) => Ok(Self::from_stream(tokio::net::UnixStream::connect(p).await?)),
+            FaceAddr::Tcp(a) => {
+                let s = tokio::net::TcpStream::connect(a).await?;
+                s.set_nodelay(true)?;
+                Ok(Self::from_stream(s))
+            }
+        }
+    }
+
+    /// A client over a connected byte stream.
+    pub fn from_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Self {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
+        let (in_tx, in_rx) = mpsc::channel::<Bytes>(1024);
+        tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            while let Some(f) = out_rx.recv().await {
+                buf.clear();
+                buf.extend_from_slice(&f);
+                while let Ok(more) = out_rx.try_recv() {
+                    buf.extend_from_slice(&more);
+                    if buf.len() > 256 * 1024 {
+                        break;
+                    }
+                }
+                if wr.write_all(&buf).await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            loop {
+                while let Ok(Some(n)) = picasso_tlv::wire::frame_len(&buf) {
+                    if in_tx.send(buf.split_to(n).freeze()).await.is_err() {
+                        return;
+                    }
+                }
+                if picasso_tlv::wire::frame_len(&buf).is_err() {
+                    return;
+                }
+                buf.reserve(64 * 1024);
+                match rd.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        });
+        Self::from_channels(out_tx, in_rx)
+    }
+
+    /// A client over frame channels.
+    pub fn from_channels(tx: mpsc::Sender<Bytes>, mut rx: mpsc::Receiver<Bytes>) -> Self {
+        let client = Self {
+            tx,
+            shared: Arc::new(Mutex::new(Shared::default())),
+        };
+        let c = client.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                c.on_frame(frame);
+            }
+            // The face closed: fail every pending expression.
+            let mut sh = lock(&c.shared);
+            for (_, list) in sh.pending.drain() {
+                for p in list {
+                    let _ = p.reply.send(Err(ExpressError::Closed));
+                }
+            }
+        });
+        client
+    }
+
+    fn on_frame(&self, frame: Bytes) {
+        let Ok(lp) = LpPacket::decode(frame) else {
+            return;
+        };
+        let Some(fragment) = lp.fragment.clone() else {
+            return;
+        };
+        match u64::from(fragment.first().copied().unwrap_or(0)) {
+            types::DATA => {
+                if let Ok(d) = Data::decode(fragment) {
+                    self.on_data(d);
+                }
+            }
+            types::INTEREST => {
+                let Ok(i) = Interest::decode(fragment) else {
+                    return;
+                };
+                if let Some(n) = lp.nack {
+                    self.on_nack(&i, n.reason.map_or(0, NackReason::code));
+                } else {
+                    self.on_interest(i, lp.pit_token);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_data(&self, d: Data) {
+        let mut sh = lock(&self.shared);
+        let name = d.name();
+        let top = name.len().min(sh.max_pending_len);
+        for n in (0..=top).rev() {
+            let key = name.prefix_value(n);
+            let exact = n == name.len();
+            if let Some(list) = sh.pending.get_mut(key) {
+                let (take, keep): (Vec<Pending>, Vec<Pending>) = std::mem::take(list)
+                    .into_iter()
+                    .partition(|p| exact || p.can_be_prefix);
+                *list = keep;
+                if list.is_empty() {
+                    sh.pending.remove(key);
+                }
+                for p in take {
+                    let _ = p.reply.send(Ok(d.clone()));
+                }
+            }
+        }
+    }
+
+    fn on_nack(&self, i: &Interest, reason: u64) {
+        let mut sh = lock(&self.shared);
+        let key: &[u8] = i.name().value();
+        if let Some(list) = sh.pending.get_mut(key) {
+            if let Some(pos) = list.iter().position(|p| Some(p.nonce) == i.nonce()) {
+                let p = list.swap_remove(pos);
+                let _ = p.reply.send(Err(ExpressError::Nack(reason)));
+            }
+            if list.is_empty() {
+                sh.pending.remove(key);
+            }
+        }
+    }
+
+    fn on_interest(&self, i: Interest, pit_token: Option<Bytes>) {
+        let handler = {
+            let sh = lock(&self.shared);
+            sh.handlers
+                .iter()
+                .filter(|(p, _)| p.is_prefix_of(i.name()))
+                .max_by_key(|(p, _)| p.len())
+                .map(|(_, h)| h.clone())
+        };
+        let Some(h) = handler else { return };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Some(d) = h(i).await {
+                let Some(w) = d.wire().cloned() else { return };
+                let frame = match pit_token {
+                    Some(t) => {
+                        let mut lp = LpPacket::wrap(w);
+                        lp.pit_token = Some(t);
+                        lp.encode()
+                    }
+                    None => w,
+                };
+                let _ = tx.send(frame).await;
+            }
+        });
+    }
+
+    /// Expresses `interest` (a nonce is added when absent) and waits for
+    /// Data, a Nack, or the Interest lifetime.
+    pub async fn express(&self, mut interest: Interest) -> Result<Data, ExpressError> {
+        if interest.nonce().is_none() {
+            interest.set_nonce(Some(rand::random()));
+        }
+        let nonce = interest.nonce().unwrap_or(0);
+        let lifetime = interest.lifetime();
+        // Encoding fixes the name (its ParametersSha256DigestComponent).
+        let wire = interest.encode();
+        let key = interest.name().value().clone();
+        let (reply, rx) = oneshot::channel();
+        {
+            let mut sh = lock(&self.shared);
+            sh.max_pending_len = sh.max_pending_len.max(interest.name().len());
+            sh.pending.entry(key.clone()).or_default().push(Pending {
+                nonce,
+                can_be_prefix: interest.can_be_prefix(),
+                reply,
+            });
+        }
+        if self.tx.send(wire).await.is_err() {
+            self.forget(&key, nonce);
+            return Err(ExpressError::Closed);
+        }
+        match tokio::time::timeout(lifetime, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(ExpressError::Closed),
+            Err(_) => {
+                self.forget(&key, nonce);
+                Err(ExpressError::Timeout)
+            }
+        }
+    }
+
+    fn forget(&self, key: &Bytes, nonce: u32) {
+        let mut sh = lock(&self.shared);
+        if let Some(list) = sh.pending.get_mut(key) {
+            list.retain(|p| p.nonce != nonce);
+            if list.is_empty() {
+                sh.pending.remove(key);
+            }
+        }
+    }
+
+    /// Sends a Data packet (e.g. an unsolicited reply a handler computed later).
+    pub async fn put(&self, data: &Data) -> Result<(), ExpressError> {
+        let w = data.wire().cloned().ok_or(ExpressError::Closed)?;
+        self.tx.send(w).await.map_err(|_| ExpressError::Closed)
+    }
+
+    /// Installs `handler` for Interests under `prefix` without telling the
+    /// forwarder (for faces whose routes are set otherwise).
+    pub fn set_handler<F, Fut>(&self, prefix: Name, handler: F)
+    where
+        F: Fn(Interest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<Data>> + Send + 'static,
+    {
+        let h: Handler = Arc::new(move |i| Box::pin(handler(i)));
+        lock(&self.shared).handlers.push((prefix, h));
+    }
+
+    /// Registers `prefix` on the forwarder (NFD `rib/register`, v0.3 signed
+    /// Interest with DigestSha256) and serves its Interests with `handler`.
+    pub async fn register<F, Fut>(
+        &self,
+        prefix: Name,
+        handler: F,
+    ) -> Result<ControlParameters, RegisterError>
+    where
+        F: Fn(Interest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<Data>> + Send + 'static,
+    {
+        self.set_handler(prefix.clone(), handler);
+        self.rib_command("register", prefix).await
+    }
+
+    /// Unregisters `prefix` and drops its handler.
+    pub async fn unregister(&self, prefix: Name) -> Result<ControlParameters, RegisterError> {
+        lock(&self.shared).handlers.retain(|(p, _)| *p != prefix);
+        self.rib_command("unregister", prefix).await
+    }
+
+    async fn rib_command(
+        &self,
+        verb: &str,
+        prefix: Name,
+    ) -> Result<ControlParameters, RegisterError> {
+        let params = ControlParameters {
+            name: Some(prefix),
+            ..ControlParameters::default()
+        };
+        let resp = self.command("rib", verb, &params).await?;
+        resp.parameters().cloned().ok_or(RegisterError::Malformed)
+    }
+
+    /// Sends an NFD management command and returns its ControlResponse
+    /// (an error unless the status is 200).
+    pub async fn command(
+        &self,
+        module: &str,
+        verb: &str,
+        params: &ControlParameters,
+    ) -> Result<ControlResponse, RegisterError> {
+        let name = Name::from_uri("/localhost/nfd")
+            .unwrap_or_default()
+            .append_str(module)
+            .append_str(verb)
+            .append(&Component::generic(params.encode()));
+        let mut i = Interest::new(name).with_lifetime_ms(4000);
+        let signer = Signer::DigestSha256;
+        let mut info = signer.signature_info();
+        info.nonce = Some(Bytes::copy_from_slice(&rand::random::<u64>().to_be_bytes()));
+        info.time = Some(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        );
+        i.sign(&signer, info);
+        let d = self.express(i).await?;
+        let resp = ControlResponse::decode(d.content()).map_err(|_| RegisterError::Malformed)?;
+        if resp.status_code != picasso_tlv::mgmt::status::OK {
+            return Err(RegisterError::Refused {
+                code: resp.status_code,
+                text: resp.status_text,
+            });
+        }
+        Ok(resp)
+    }
+
+    /// Fetches a status dataset (all segments) under `/localhost/nfd/<path>`.
+    pub async fn dataset(&self, prefix: &Name) -> Result<Bytes, ExpressError> {
+        fetch_segmented(self, prefix, Duration::from_secs(4)).await
+    }
+}
+
+/// Fetches every segment of the newest version under `prefix` (one
+/// Interest with CanBePrefix + MustBeFresh discovers the version and the
+/// FinalBlockId) and returns the joined content.
+pub async fn fetch_segmented(
+    client: &Client,
+    prefix: &Name,
+    lifetime: Duration,
+) -> Result<Bytes, ExpressError> {
+    let first = client
+        .express(
+            Interest::new(prefix.clone())
+                .with_can_be_prefix(true)
+                .with_must_be_fresh(true)
+                .with_lifetime_ms(lifetime.as_millis() as u64),
+        )
+        .await?;
+    let name = first.name();
+    let seg_idx = name.len().checked_sub(1).ok_or(ExpressError::Timeout)?;
+    let Some(0) = name.get(seg_idx).and_then(|c| c.as_segment()) else {
+        // Not segmented: the Data is the whole dataset.
+        return Ok(first.content());
+    };
+    let base = name.prefix(seg_idx);
+    let last = first
+        .final_block_id()
+        .and_then(|c| c.as_segment())
+        .unwrap_or(0);
+    let mut out = BytesMut::from(&first.content()[..]);
+    for s in 1..=last {
+        let d = client
+            .express(
+                Interest::new(base.append(&Component::segment(s)))
+                    .with_lifetime_ms(lifetime.as_millis() as u64),
+            )
+            .await?;
+        out.extend_from_slice(&d.content());
+    }
+    Ok(out.freeze())
+}
+
+/// Measures `f` and returns its result with the elapsed time.
+pub async fn timed<T>(f: impl Future<Output = T>) -> (T, Duration) {
+    let t = Instant::now();
+    let r = f.await;
+    (r, t.elapsed())
+}

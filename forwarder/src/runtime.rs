@@ -1,0 +1,356 @@
+//! The forwarder task: one tokio task owns the [`Forwarder`] and its face
+//! table (no locks), fed by one bounded channel of [`Event`]s from the
+//! faces' receive tasks. Packets to send go into each face's own bounded
+//! queue with `try_send`; a full queue is a counted drop.
+//!
+//! ```text
+//!  face rx tasks ──Event──► [ forwarder task: Forwarder + faces + mgmt ] ──(OutPacket)──► face tx tasks
+//!  ForwarderHandle::call ──► closures run on the task (routes, face creation, embedding)
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::face::link_service::{NetPacket, Received};
+use crate::face::{FaceKind, FaceMeta};
+use crate::fw::{Forwarder, ForwarderLimits, OutPacket, Outgoing};
+use crate::FaceId;
+
+/// Capacity of the channel from faces to the forwarder task.
+pub const EVENT_QUEUE: usize = 16 * 1024;
+
+/// Byte counters a face's tasks update and the forwarder reads.
+#[derive(Debug, Default)]
+pub struct FaceStats {
+    /// Bytes received.
+    pub in_bytes: AtomicU64,
+    /// Bytes sent.
+    pub out_bytes: AtomicU64,
+    /// Frames dropped by the face (malformed, send errors).
+    pub drops: AtomicU64,
+}
+
+/// What faces and embedders tell the forwarder task.
+// `Received` is the hot variant and by far the most common: boxing it to
+// shrink the others would cost an allocation per packet.
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    /// A packet arrived on `face`.
+    Received {
+        /// The face.
+        face: FaceId,
+        /// The packet with its link headers.
+        rx: Received,
+    },
+    /// A frame on `face` could not be decoded.
+    Malformed {
+        /// The face.
+        face: FaceId,
+    },
+    /// A face came up; `tx` is its send queue.
+    FaceUp {
+        /// Its id.
+        face: FaceId,
+        /// What it is.
+        meta: FaceMeta,
+        /// Its send queue.
+        tx: mpsc::Sender<Outgoing>,
+        /// Its byte counters.
+        stats: Arc<FaceStats>,
+    },
+    /// A face closed.
+    FaceDown {
+        /// Its id.
+        face: FaceId,
+    },
+    /// Run a closure on the forwarder task.
+    Call(Box<dyn FnOnce(&mut Core) + Send>),
+}
+
+/// A face as the forwarder task holds it.
+#[derive(Debug)]
+pub struct FaceSlot {
+    /// Description.
+    pub meta: FaceMeta,
+    /// Send queue.
+    pub tx: mpsc::Sender<Outgoing>,
+    /// Byte counters.
+    pub stats: Arc<FaceStats>,
+}
+
+/// Everything the forwarder task owns.
+pub struct Core {
+    /// Tables, strategies and pipelines.
+    pub fwd: Forwarder,
+    /// Faces by id.
+    pub faces: HashMap<FaceId, FaceSlot>,
+    /// Management state (RIB, dataset versions, command replay windows).
+    pub mgmt: crate::mgmt::Management,
+    /// A handle to this task (for faces created by management).
+    pub handle: ForwarderHandle,
+    /// When the forwarder started.
+    pub started: std::time::SystemTime,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("fwd", &self.fwd)
+            .field("faces", &self.faces.len())
+            .finish()
+    }
+}
+
+/// A cheap, cloneable handle to a running forwarder.
+#[derive(Clone, Debug)]
+pub struct ForwarderHandle {
+    events: mpsc::Sender<Event>,
+    next_face: Arc<AtomicU64>,
+    cancel: CancellationToken,
+}
+
+/// The forwarder task has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the forwarder has stopped")]
+pub struct Stopped;
+
+impl ForwarderHandle {
+    /// Allocates a face id (ids below 256 are reserved, as in NFD).
+    pub fn allocate_face_id(&self) -> FaceId {
+        FaceId(self.next_face.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The event channel faces send to.
+    pub fn events(&self) -> &mpsc::Sender<Event> {
+        &self.events
+    }
+
+    /// The cancellation token that stops the forwarder and its faces.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Runs `f` on the forwarder task and returns its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> R + Send + 'static,
+    ) -> Result<R, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.events
+            .send(Event::Call(Box::new(move |core| {
+                let _ = tx.send(f(core));
+            })))
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Adds a route `prefix → face` with `cost` (origin static), as `nfdc route add` does.
+    pub async fn add_route(
+        &self,
+        prefix: picasso_tlv::Name,
+        face: FaceId,
+        cost: u64,
+    ) -> Result<(), Stopped> {
+        self.call(move |core| {
+            core.mgmt.rib.add(
+                &mut core.fwd,
+                crate::mgmt::rib::Route {
+                    prefix,
+                    face,
+                    origin: picasso_tlv::mgmt::RouteOrigin::STATIC,
+                    cost,
+                    flags: picasso_tlv::mgmt::ROUTE_FLAG_CHILD_INHERIT,
+                    expires: None,
+                },
+            )
+        })
+        .await
+    }
+
+    /// Stops the forwarder and every face.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Starts a forwarder task; returns its handle and join handle.
+pub fn spawn(limits: ForwarderLimits) -> (ForwarderHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    let handle = ForwarderHandle {
+        events: tx,
+        next_face: Arc::new(AtomicU64::new(256)),
+        cancel: CancellationToken::new(),
+    };
+    let mut core = Core {
+        fwd: Forwarder::new(limits),
+        faces: HashMap::new(),
+        mgmt: crate::mgmt::Management::new(),
+        handle: handle.clone(),
+        started: std::time::SystemTime::now(),
+    };
+    core.fwd.add_face(FaceId::INTERNAL, true);
+    core.fwd.add_face(FaceId::CONTENT_STORE, true);
+    core.mgmt.install(&mut core.fwd);
+    let join = tokio::spawn(run(core, rx));
+    (handle, join)
+}
+
+async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
+    let cancel = core.handle.cancel.clone();
+    let mut batch = Vec::with_capacity(256);
+    let mut next_tick: Option<Instant> = None;
+    loop {
+        let sleep_until = next_tick.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            n = rx.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                for ev in batch.drain(..) {
+                    core.handle_event(ev, now);
+                }
+                core.flush(now);
+            }
+            _ = tokio::time::sleep_until(sleep_until.into()) => {}
+        }
+        let now = Instant::now();
+        next_tick = core.fwd.on_tick(now);
+        core.mgmt.on_tick(&mut core.fwd, now);
+        core.flush(now);
+    }
+    // Closing every face queue ends the send tasks.
+    core.faces.clear();
+}
+
+impl Core {
+    fn handle_event(&mut self, ev: Event, now: Instant) {
+        match ev {
+            Event::Received { face, rx } => self.on_received(face, rx, now),
+            Event::Malformed { face } => {
+                tracing::debug!(%face, "dropped a malformed packet");
+                self.fwd.count_drop(face);
+            }
+            Event::FaceUp {
+                face,
+                meta,
+                tx,
+                stats,
+            } => {
+                tracing::info!(%face, remote = %meta.remote_uri, local = %meta.local_uri, "face up");
+                self.fwd.add_face(face, meta.is_local());
+                self.faces.insert(face, FaceSlot { meta, tx, stats });
+            }
+            Event::FaceDown { face } => self.remove_face(face),
+            Event::Call(f) => f(self),
+        }
+    }
+
+    /// Removes a face, its routes and its queue.
+    pub fn remove_face(&mut self, face: FaceId) {
+        if self.faces.remove(&face).is_some() {
+            tracing::info!(%face, "face down");
+        }
+        self.mgmt.rib.remove_face(&mut self.fwd, face);
+        self.fwd.remove_face(face);
+    }
+
+    fn on_received(&mut self, face: FaceId, rx: Received, now: Instant) {
+        match rx.packet {
+            NetPacket::Interest(i) => {
+                // NextHopFaceId from a local app pins the upstream (NFD's
+                // "next hop face" feature): honoured when the face exists.
+                self.fwd.on_incoming_interest(face, i, rx.pit_token, now)
+            }
+            NetPacket::Data(d) => self.fwd.on_incoming_data(face, d, rx.no_cache, now),
+            NetPacket::Nack { interest, reason } => {
+                self.fwd.on_incoming_nack(face, interest, reason, now)
+            }
+        }
+    }
+
+    /// Sends everything in the forwarder's outbox; management Interests
+    /// are answered here and their Data fed back in.
+    pub fn flush(&mut self, now: Instant) {
+        // Management replies may produce more output: loop until quiet.
+        for _ in 0..8 {
+            let out = self.fwd.take_outbox();
+            if out.is_empty() {
+                return;
+            }
+            for o in out {
+                if o.face == FaceId::INTERNAL {
+                    if let OutPacket::Interest(i) = o.packet {
+                        let reply = crate::mgmt::dispatch(self, &i, now);
+                        if let Some(data) = reply {
+                            self.fwd.on_incoming_data(FaceId::INTERNAL, data, true, now);
+                        }
+                    }
+                    continue;
+                }
+                let face = o.face;
+                let full = match self.faces.get(&face) {
+                    Some(slot) => slot.tx.try_send(o).is_err(),
+                    None => false,
+                };
+                if full {
+                    self.fwd.count_drop(face);
+                }
+            }
+        }
+    }
+
+    /// Describes every face (for management datasets).
+    pub fn face_kind(&self, face: FaceId) -> Option<FaceKind> {
+        self.faces.get(&face).map(|s| s.meta.kind)
+    }
+}
+
+/// Drives a face's send side: takes packets from its queue, encodes them
+/// with the link service and writes them with `write`.
+pub(crate) async fn send_loop<W, Fut>(
+    mut queue: mpsc::Receiver<Outgoing>,
+    mut link: crate::face::link_service::LinkService,
+    stats: Arc<FaceStats>,
+    mut write: W,
+) where
+    W: FnMut(Vec<Bytes>) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    while let Some(o) = queue.recv().await {
+        let mut frames = match link.send(&o.packet, o.pit_token) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot encode packet for face");
+                stats.drops.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        // Batch whatever else is queued already into one write.
+        while frames.len() < 64 {
+            match queue.try_recv() {
+                Ok(o) => match link.send(&o.packet, o.pit_token) {
+                    Ok(f) => frames.extend(f),
+                    Err(_) => {
+                        stats.drops.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+                Err(_) => break,
+            }
+        }
+        let n: usize = frames.iter().map(Bytes::len).sum();
+        if write(frames).await.is_err() {
+            break;
+        }
+        stats.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
