@@ -27,8 +27,8 @@ pub mod content_type {
     pub const NACK: u64 = 3;
 }
 
-/// A Data packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Data packet. Two Data are equal when their fields and signatures are.
+#[derive(Debug, Clone)]
 pub struct Data {
     name: Name,
     content_type: Option<u64>,
@@ -42,6 +42,20 @@ pub struct Data {
     /// Offset in `wire` of the end of SignatureInfo (the signed portion ends there).
     signed_range: Option<(usize, usize)>,
 }
+
+impl PartialEq for Data {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.content_type == o.content_type
+            && self.freshness_ms == o.freshness_ms
+            && self.final_block_id == o.final_block_id
+            && self.content == o.content
+            && self.signature_info == o.signature_info
+            && self.signature_value == o.signature_value
+    }
+}
+
+impl Eq for Data {}
 
 impl Data {
     /// An unsigned Data packet; call [`sign`](Self::sign) before encoding.

@@ -28,8 +28,9 @@ use crate::{Component, DecodeError, Name};
 pub const DEFAULT_LIFETIME_MS: u64 = 4000;
 
 /// An Interest. Fields are read through accessors and changed through
-/// `set_*`/`with_*`, which drop the cached wire encoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `set_*`/`with_*`, which drop the cached wire encoding. Two Interests are
+/// equal when their fields are, whether or not either holds its wire.
+#[derive(Debug, Clone)]
 pub struct Interest {
     name: Name,
     can_be_prefix: bool,
@@ -44,6 +45,23 @@ pub struct Interest {
     /// The packet as received or last encoded; `None` after a change.
     wire: Option<Bytes>,
 }
+
+impl PartialEq for Interest {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.can_be_prefix == o.can_be_prefix
+            && self.must_be_fresh == o.must_be_fresh
+            && self.forwarding_hint == o.forwarding_hint
+            && self.nonce == o.nonce
+            && self.lifetime_ms == o.lifetime_ms
+            && self.hop_limit == o.hop_limit
+            && self.app_params == o.app_params
+            && self.signature_info == o.signature_info
+            && self.signature_value == o.signature_value
+    }
+}
+
+impl Eq for Interest {}
 
 impl Interest {
     /// An Interest for `name` with no other field.
