@@ -174,6 +174,25 @@ impl ForwarderHandle {
         .await
     }
 
+    /// Makes `channel` available to `faces/create` for `udp4://`/`udp6://`
+    /// faces (the daemon calls this for each UDP channel it binds).
+    pub async fn add_udp_channel(
+        &self,
+        channel: crate::face::udp::UdpChannel,
+    ) -> Result<(), Stopped> {
+        self.call(move |core| core.mgmt.udp_channels.push(channel))
+            .await
+    }
+
+    /// Replaces the management settings (`/localhop/nfd`, trusted keys).
+    pub async fn configure_management(
+        &self,
+        config: crate::mgmt::MgmtConfig,
+    ) -> Result<(), Stopped> {
+        self.call(move |core| core.mgmt.configure(&mut core.fwd, config))
+            .await
+    }
+
     /// Stops the forwarder and every face.
     pub fn shutdown(&self) {
         self.cancel.cancel();
@@ -261,7 +280,17 @@ impl Core {
             tracing::info!(%face, "face down");
         }
         self.mgmt.rib.remove_face(&mut self.fwd, face);
+        self.mgmt.on_face_removed(face);
         self.fwd.remove_face(face);
+    }
+
+    /// Delivers a management reply computed after its command was
+    /// dispatched (e.g. once `faces/create` has its face): the Data comes
+    /// from the internal face, satisfies the command's PIT entry and is sent.
+    pub fn answer_management(&mut self, data: picasso_tlv::Data) {
+        let now = Instant::now();
+        self.fwd.on_incoming_data(FaceId::INTERNAL, data, true, now);
+        self.flush(now);
     }
 
     fn on_received(&mut self, face: FaceId, rx: Received, now: Instant) {

@@ -218,6 +218,22 @@ impl ContentStore {
             .cloned()
     }
 
+    /// Removes up to `limit` entries under `prefix` (NFD's `cs/erase`);
+    /// returns how many were removed.
+    pub fn erase(&mut self, prefix: &Name, limit: usize) -> usize {
+        let keys: Vec<Bytes> = self
+            .ordered
+            .range(prefix.clone()..)
+            .take_while(|n| prefix.is_prefix_of(n))
+            .take(limit)
+            .map(|n| n.value().clone())
+            .collect();
+        for k in &keys {
+            self.remove_key(k);
+        }
+        keys.len()
+    }
+
     /// Removes every entry (NFD `cs erase` of the root).
     pub fn clear(&mut self) {
         self.entries.clear();
