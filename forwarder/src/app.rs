@@ -396,13 +396,35 @@ impl Client {
         verb: &str,
         params: &ControlParameters,
     ) -> Result<ControlResponse, RegisterError> {
-        let name = Name::from_uri("/localhost/nfd")
-            .unwrap_or_default()
+        let resp = self
+            .command_response(&local_nfd(), module, verb, params, &Signer::DigestSha256)
+            .await?;
+        if resp.status_code != picasso_tlv::mgmt::status::OK {
+            return Err(RegisterError::Refused {
+                code: resp.status_code,
+                text: resp.status_text,
+            });
+        }
+        Ok(resp)
+    }
+
+    /// Sends a management command under `prefix` (`/localhost/nfd`, or
+    /// `/localhop/nfd` to a neighbour) as a v0.3 signed Interest signed by
+    /// `signer` with SignatureTime and SignatureNonce, and returns the
+    /// ControlResponse whatever its status.
+    pub async fn command_response(
+        &self,
+        prefix: &Name,
+        module: &str,
+        verb: &str,
+        params: &ControlParameters,
+        signer: &Signer,
+    ) -> Result<ControlResponse, RegisterError> {
+        let name = prefix
             .append_str(module)
             .append_str(verb)
             .append(&Component::generic(params.encode()));
         let mut i = Interest::new(name).with_lifetime_ms(4000);
-        let signer = Signer::DigestSha256;
         let mut info = signer.signature_info();
         info.nonce = Some(Bytes::copy_from_slice(&rand::random::<u64>().to_be_bytes()));
         info.time = Some(
@@ -411,16 +433,9 @@ impl Client {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
         );
-        i.sign(&signer, info);
+        i.sign(signer, info);
         let d = self.express(i).await?;
-        let resp = ControlResponse::decode(d.content()).map_err(|_| RegisterError::Malformed)?;
-        if resp.status_code != picasso_tlv::mgmt::status::OK {
-            return Err(RegisterError::Refused {
-                code: resp.status_code,
-                text: resp.status_text,
-            });
-        }
-        Ok(resp)
+        ControlResponse::decode(d.content()).map_err(|_| RegisterError::Malformed)
     }
 
     /// Fetches a status dataset (all segments) under `/localhost/nfd/<path>`.
@@ -467,6 +482,11 @@ pub async fn fetch_segmented(
         out.extend_from_slice(&d.content());
     }
     Ok(out.freeze())
+}
+
+/// `/localhost/nfd`, where the local forwarder's management listens.
+pub fn local_nfd() -> Name {
+    Name::from_uri("/localhost/nfd").unwrap_or_default()
 }
 
 /// Measures `f` and returns its result with the elapsed time.
