@@ -27,6 +27,9 @@ enum Command {
         #[command(subcommand)]
         command: cmd::packet::PacketCommand,
     },
+    /// Forwarder management (faces, routes, fib, strategy, cs, status).
+    #[command(flatten)]
+    Nfdc(cmd::nfdc::NfdcCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +37,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Name { command } => cmd::name::run(command),
         Command::Packet { command } => cmd::packet::run(command),
+        Command::Nfdc(command) => cmd::nfdc::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
