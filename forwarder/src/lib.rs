@@ -15,6 +15,12 @@
 //!   `on_content_store_miss`, `on_incoming_data`, …) and the strategies,
 //!   each its own file. Strategies record their intents; the forwarder
 //!   carries them out.
+//! - [`face`]: transports and the link service; [`runtime`]: the forwarder
+//!   task that owns the tables and the faces.
+//! - [`mgmt`]: NFD-compatible management under `/localhost/nfd`, one
+//!   manager per module (faces, fib, rib, strategy-choice, cs, status),
+//!   reached through the internal face; [`nfdc`]: its client side.
+//! - [`app`]: the application side of a face (consumers and producers).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

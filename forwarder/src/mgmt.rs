@@ -237,6 +237,22 @@ pub fn dispatch(core: &mut Core, interest: &Interest, now: Instant) -> Option<Da
                 return Some(core.mgmt.datasets.publish(name, content, now));
             }
         }
+        if name.len() == 5 && module == "faces" && verb == "query" {
+            let filter = name
+                .get(4)
+                .filter(|c| c.typ() == GENERIC_COMPONENT)
+                .and_then(|c| face_manager::FaceQueryFilter::decode(c.value().clone()));
+            return Some(match filter {
+                Some(f) => {
+                    let content = face_manager::query(core, &f);
+                    core.mgmt.datasets.publish(name, content, now)
+                }
+                None => respond(
+                    name,
+                    error(status::BAD_PARAMETERS, "malformed FaceQueryFilter"),
+                ),
+            });
+        }
     }
 
     let cmd = match parse_command(core, interest, &module, &verb, requester, local) {

@@ -530,6 +530,14 @@ async fn faces_create_update_destroy_list() {
     assert!(faces
         .iter()
         .any(|f| f.face_id == 1 && f.uri == "internal://"));
+    // faces/query with a FaceQueryFilter (UriScheme tcp4): only the TCP face.
+    let filter = Bytes::from_static(b"\x96\x06\x83\x04tcp4");
+    let q = c
+        .dataset(&n("/localhost/nfd/faces/query").append(&Component::generic(filter)))
+        .await
+        .unwrap();
+    let q: Vec<FaceStatus> = decode_list(q).unwrap();
+    assert_eq!(q.iter().map(|f| f.face_id).collect::<Vec<_>>(), [face]);
 
     // Bad URIs and failures.
     let create = |u: &str| ControlParameters {

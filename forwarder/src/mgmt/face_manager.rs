@@ -346,6 +346,84 @@ pub fn list(core: &Core) -> Bytes {
     encode_list(&all)
 }
 
+/// A FaceQueryFilter (FaceMgmt "Query Operation"): a face matches when
+/// every field present matches it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaceQueryFilter {
+    /// FaceId (0x69).
+    pub face_id: Option<u64>,
+    /// UriScheme (0x83), e.g. `udp4`.
+    pub uri_scheme: Option<String>,
+    /// Uri (0x72).
+    pub uri: Option<String>,
+    /// LocalUri (0x81).
+    pub local_uri: Option<String>,
+    /// FaceScope (0x84).
+    pub face_scope: Option<u64>,
+    /// FacePersistency (0x85).
+    pub face_persistency: Option<u64>,
+    /// LinkType (0x86).
+    pub link_type: Option<u64>,
+}
+
+/// TLV-TYPE of FaceQueryFilter.
+pub const FACE_QUERY_FILTER: u64 = 0x96;
+
+impl FaceQueryFilter {
+    /// Decodes a whole FaceQueryFilter element; `None` when malformed
+    /// (unknown critical elements included).
+    pub fn decode(wire: Bytes) -> Option<Self> {
+        let outer = picasso_tlv::wire::read_single(wire).ok()?;
+        if outer.typ != FACE_QUERY_FILTER {
+            return None;
+        }
+        let mut f = Self::default();
+        let mut r = outer.reader();
+        let text = |e: &picasso_tlv::wire::Element| String::from_utf8(e.value.to_vec()).ok();
+        while !r.is_empty() {
+            let e = r.read().ok()?;
+            match e.typ {
+                0x69 => f.face_id = Some(e.nni().ok()?),
+                0x83 => f.uri_scheme = Some(text(&e)?),
+                0x72 => f.uri = Some(text(&e)?),
+                0x81 => f.local_uri = Some(text(&e)?),
+                0x84 => f.face_scope = Some(e.nni().ok()?),
+                0x85 => f.face_persistency = Some(e.nni().ok()?),
+                0x86 => f.link_type = Some(e.nni().ok()?),
+                t if picasso_tlv::wire::is_critical(t) => return None,
+                _ => {}
+            }
+        }
+        Some(f)
+    }
+
+    /// Whether `s` passes the filter.
+    pub fn matches(&self, s: &FaceStatus) -> bool {
+        let scheme = s.uri.split_once("://").map_or("", |(a, _)| a);
+        self.face_id.is_none_or(|v| v == s.face_id)
+            && self.uri_scheme.as_deref().is_none_or(|v| v == scheme)
+            && self.uri.as_deref().is_none_or(|v| v == s.uri)
+            && self.local_uri.as_deref().is_none_or(|v| v == s.local_uri)
+            && self.face_scope.is_none_or(|v| v == s.face_scope.0)
+            && self
+                .face_persistency
+                .is_none_or(|v| v == s.face_persistency.0)
+            && self.link_type.is_none_or(|v| v == s.link_type.0)
+    }
+}
+
+/// The `faces/query` dataset: the faces `filter` selects, by id.
+pub fn query(core: &Core, filter: &FaceQueryFilter) -> Bytes {
+    let mut ids: Vec<FaceId> = core.faces.keys().copied().collect();
+    ids.sort();
+    let all: Vec<FaceStatus> = ids
+        .into_iter()
+        .filter_map(|f| face_status(core, f))
+        .filter(|s| filter.matches(s))
+        .collect();
+    encode_list(&all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
