@@ -693,12 +693,16 @@ async fn localhop_needs_a_trusted_key() {
     b.shutdown();
 
     let trusted = hmac(b"operator secret", "/op/KEY/1");
+    let orchestrator = Signer::ed25519_generate(n("/orch/KEY/7"));
     let config = MgmtConfig {
         localhop: true,
-        trusted: vec![(
-            n("/op/KEY"),
-            Verifier::Hmac(Bytes::from_static(b"operator secret")),
-        )],
+        trusted: vec![
+            (
+                n("/op/KEY"),
+                Verifier::Hmac(Bytes::from_static(b"operator secret")),
+            ),
+            (n("/orch/KEY/7"), orchestrator.verifier()),
+        ],
     };
     let (a, b, c) = localhop_pair(Some(config)).await;
     // Unsigned-by-a-key (DigestSha256) and untrusted keys: 403.
@@ -764,6 +768,18 @@ async fn localhop_needs_a_trusted_key() {
         403
     );
     assert_eq!(status_of(c.express(signed(t + 2, 45)).await.unwrap()), 200);
+    // An Ed25519 key works alike; another Ed25519 key under the same name does not.
+    let r = c
+        .command_response(&localhop, "rib", "register", &reg, &orchestrator)
+        .await
+        .unwrap();
+    assert_eq!(r.status_code, 200, "{}", r.status_text);
+    let forged = Signer::ed25519_generate(n("/orch/KEY/7"));
+    let r = c
+        .command_response(&localhop, "rib", "register", &reg, &forged)
+        .await
+        .unwrap();
+    assert_eq!(r.status_code, 403, "{}", r.status_text);
     // Datasets are not served under /localhop: the request is an unsigned command.
     let d = c
         .express(
