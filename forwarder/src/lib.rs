@@ -23,6 +23,7 @@ pub mod app;
 pub mod face;
 pub mod fw;
 pub mod mgmt;
+pub mod routing;
 pub mod runtime;
 pub mod table;
 
