@@ -202,11 +202,12 @@ async fn line_of_five_propagates_withdraws_and_loses_a_neighbour() {
         .expect("data from n5 through the line");
     assert_eq!(&d.content()[..], b"from-n5");
 
-    // (d, nearest) S3 served on n2 and n5: n1 goes to n2 (1 hop), n4 to
-    // n5, n3 (equidistant) gets both next hops.
+    // (d) S3 served on n2 and n4: n1 goes to the nearest, n2 (1 hop), n5
+    // to n4, and n3, one hop from both, gets a next hop towards each.
     let p2 = nodes[1].client().await;
+    let p4 = nodes[3].client().await;
     serve(&p2, "/picasso/svc/S3", "n2").await;
-    serve(&producer, "/picasso/svc/S3", "n5").await;
+    serve(&p4, "/picasso/svc/S3", "n4").await;
     wait_for(PROPAGATION, "S3 on n3 via n2 and n4", || async {
         nodes[2].hops("/picasso/svc/S3").await.len() == 2
     })
@@ -214,9 +215,9 @@ async fn line_of_five_propagates_withdraws_and_loses_a_neighbour() {
     let h1 = nodes[0].hops("/picasso/svc/S3").await;
     assert_eq!(h1.len(), 1);
     assert_eq!((h1[0].0.as_str(), h1[0].2), ("n2", 1));
-    let h4 = nodes[3].hops("/picasso/svc/S3").await;
-    assert_eq!(h4.len(), 1);
-    assert_eq!((h4[0].0.as_str(), h4[0].2), ("n5", 1));
+    let h5 = nodes[4].hops("/picasso/svc/S3").await;
+    assert_eq!(h5.len(), 1);
+    assert_eq!((h5[0].0.as_str(), h5[0].2), ("n4", 1));
     let mut via: Vec<String> = nodes[2]
         .hops("/picasso/svc/S3")
         .await
