@@ -6,7 +6,7 @@
 //! as any application would — through an in-process face ([`Client`]) — plus
 //! [`ForwarderHandle::call`] to read the RIB and install routes. It owns the
 //! neighbour table and the routing table; it does not own faces (UDP faces
-//! come from the node's [`UdpChannel`]) nor forwarding decisions (the
+//! come from the node's [`udp::UdpChannel`]) nor forwarding decisions (the
 //! strategies choose among the next hops it installs).
 //!
 //! ```text
