@@ -11,6 +11,9 @@
 //!
 //! - [`table`]: the forwarding tables, synchronous and free of I/O, so they
 //!   are tested without a runtime; time is always passed in.
+//! - [`routing`]: the distance-vector protocol between neighbouring nodes
+//!   (hellos and vector updates under `/localhop/picasso`), which installs
+//!   RIB routes of origin NLSR towards the nodes serving each prefix.
 //! - [`fw`]: the forwarder's pipelines (`on_incoming_interest`,
 //!   `on_content_store_miss`, `on_incoming_data`, …) and the strategies,
 //!   each its own file. Strategies record their intents; the forwarder
@@ -30,6 +33,7 @@ pub mod face;
 pub mod fw;
 pub mod mgmt;
 pub mod nfdc;
+pub mod routing;
 pub mod runtime;
 pub mod table;
 
