@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use picasso_tlv::lp::{LpPacket, NackReason};
+use picasso_tlv::lp::{CachePolicyType, LpPacket, NackReason};
 use picasso_tlv::mgmt::{ControlParameters, ControlResponse, MgmtTlv};
 use picasso_tlv::{types, Component, Data, Interest, Name, Signer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -53,8 +53,38 @@ pub enum RegisterError {
     Malformed,
 }
 
+/// What a handler answers an Interest with.
+///
+/// Handlers may return `Option<Data>` (converted: `Some(d)` is
+/// [`Answer::Data`], `None` is [`Answer::Silent`]) or an `Answer` directly
+/// when they need a Nack or an uncacheable Data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Send this Data.
+    Data(Data),
+    /// Send this Data with the NDNLPv2 CachePolicy NoCache header, so the
+    /// forwarder does not put it in its content store.
+    DataNoCache(Data),
+    /// Answer with a Nack of this reason (e.g. Congestion when full).
+    Nack(NackReason),
+    /// Send nothing.
+    Silent,
+}
+
+impl From<Option<Data>> for Answer {
+    fn from(d: Option<Data>) -> Self {
+        d.map_or(Answer::Silent, Answer::Data)
+    }
+}
+
+impl From<Data> for Answer {
+    fn from(d: Data) -> Self {
+        Answer::Data(d)
+    }
+}
+
 /// An Interest handler's reply.
-pub type Reply = Pin<Box<dyn Future<Output = Option<Data>> + Send>>;
+pub type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
 /// An Interest handler.
 pub type Handler = Arc<dyn Fn(Interest) -> Reply + Send + Sync>;
 
@@ -277,18 +307,31 @@ impl Client {
         let Some(h) = handler else { return };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            if let Some(d) = h(i).await {
-                let Some(w) = d.wire().cloned() else { return };
-                let frame = match pit_token {
-                    Some(t) => {
-                        let mut lp = LpPacket::wrap(w);
-                        lp.pit_token = Some(t);
-                        lp.encode()
-                    }
-                    None => w,
-                };
-                let _ = tx.send(frame).await;
-            }
+            let interest_wire = i.to_wire();
+            let lp = match h(i).await {
+                Answer::Data(d) => d.wire().cloned().map(|w| (LpPacket::wrap(w), false)),
+                Answer::DataNoCache(d) => d.wire().cloned().map(|w| {
+                    let mut lp = LpPacket::wrap(w);
+                    lp.cache_policy = Some(CachePolicyType::NoCache);
+                    (lp, true)
+                }),
+                Answer::Nack(reason) => Some((LpPacket::nack(reason, interest_wire), true)),
+                Answer::Silent => None,
+            };
+            let Some((mut lp, has_headers)) = lp else {
+                return;
+            };
+            let frame = match (pit_token, has_headers) {
+                (None, false) => match lp.fragment.take() {
+                    Some(w) => w,
+                    None => return,
+                },
+                (token, _) => {
+                    lp.pit_token = token;
+                    lp.encode()
+                }
+            };
+            let _ = tx.send(frame).await;
         });
     }
 
@@ -344,13 +387,18 @@ impl Client {
     }
 
     /// Installs `handler` for Interests under `prefix` without telling the
-    /// forwarder (for faces whose routes are set otherwise).
+    /// forwarder (for faces whose routes are set otherwise). The handler's
+    /// future yields `Option<Data>` or an [`Answer`] (Nack, uncacheable Data).
     pub fn set_handler<F, Fut>(&self, prefix: Name, handler: F)
     where
         F: Fn(Interest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<Data>> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Into<Answer>,
     {
-        let h: Handler = Arc::new(move |i| Box::pin(handler(i)));
+        let h: Handler = Arc::new(move |i| {
+            let fut = handler(i);
+            Box::pin(async move { fut.await.into() })
+        });
         lock(&self.shared).handlers.push((prefix, h));
     }
 
@@ -363,7 +411,8 @@ impl Client {
     ) -> Result<ControlParameters, RegisterError>
     where
         F: Fn(Interest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<Data>> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Into<Answer>,
     {
         self.set_handler(prefix.clone(), handler);
         self.rib_command("register", prefix).await
