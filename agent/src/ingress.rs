@@ -19,9 +19,9 @@
 //! ```
 //!
 //! Every request carries ApplicationParameters (method, query, end-to-end
-//! headers, body), so its name ends in a digest of the whole request: a
-//! content store can only answer it with the response to an identical
-//! request, and only while fresh (MustBeFresh; responses the service
+//! headers, body, and a nonce unless the method is safe), so its name ends
+//! in a digest of the whole request: a content store can only answer it
+//! with the response to an identical safe request, and only while fresh (MustBeFresh; responses the service
 //! marked uncacheable have no FreshnessPeriod and are never served from a
 //! store). A request body must fit in one Interest
 //! (`max_request_body`, 413 beyond). Errors: Nack(NoRoute) or
@@ -244,11 +244,16 @@ impl Shared {
                 )
             }
         };
+        let nonce = match method.as_str() {
+            "GET" | "HEAD" | "OPTIONS" => Bytes::new(),
+            _ => Bytes::copy_from_slice(&rand::random::<u64>().to_be_bytes()),
+        };
         let params = HttpRequest {
             method,
             query,
             headers,
             body,
+            nonce,
         }
         .encode();
         let name = request_name(&self.config.root, &service, &svc_path);

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! HttpRequest  (ApplicationParameters TLV-VALUE) =
-//!     [Method] [Query] *Header [Body]
+//!     [Method] [Query] *Header [Body] [Nonce]
 //! HttpResponse (Data content, all segments joined) =
 //!     Status *Header [Body]
 //!
@@ -17,7 +17,12 @@
 //! HeaderValue = 0x84 TLV-LENGTH *OCTET
 //! Body        = 0x85 TLV-LENGTH *OCTET   ; absent = empty
 //! Status      = 0x86 TLV-LENGTH NonNegativeInteger ; the HTTP status code
+//! Nonce       = 0x87 TLV-LENGTH *OCTET   ; makes the request's name unique
 //! ```
+//!
+//! The Nonce is ignored by the gateway; the ingress adds one to requests
+//! whose method is not safe (not GET/HEAD/OPTIONS), so that neither PIT
+//! aggregation nor a content store ever merges two such requests.
 //!
 //! Elements appear in the order shown; Header repeats in the order the
 //! headers had. Unknown elements are skipped (room to grow). This module
@@ -42,6 +47,8 @@ pub const HEADER_VALUE: u64 = 0x84;
 pub const BODY: u64 = 0x85;
 /// TLV-TYPE of Status.
 pub const STATUS: u64 = 0x86;
+/// TLV-TYPE of Nonce.
+pub const NONCE: u64 = 0x87;
 
 /// An HTTP request as it travels in ApplicationParameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,6 +61,8 @@ pub struct HttpRequest {
     pub headers: Vec<(String, Bytes)>,
     /// The request body.
     pub body: Bytes,
+    /// Octets that make the request unique (empty = none).
+    pub nonce: Bytes,
 }
 
 /// An HTTP response as it travels in Data content.
@@ -107,6 +116,9 @@ impl HttpRequest {
         if !self.body.is_empty() {
             wire::write_tlv(&mut out, BODY, &self.body);
         }
+        if !self.nonce.is_empty() {
+            wire::write_tlv(&mut out, NONCE, &self.nonce);
+        }
         out.freeze()
     }
 
@@ -124,6 +136,7 @@ impl HttpRequest {
                 QUERY => req.query = utf8(&e.value, "Query")?,
                 HEADER => req.headers.push(read_header(&e)?),
                 BODY => req.body = e.value,
+                NONCE => req.nonce = e.value,
                 _ => {}
             }
         }
@@ -244,12 +257,14 @@ mod tests {
             query: "a=1".into(),
             headers: vec![("x".into(), Bytes::from_static(b"y"))],
             body: Bytes::from_static(b"hi"),
+            nonce: Bytes::from_static(&[9]),
         };
         let want: &[u8] = &[
             0x80, 4, b'P', b'O', b'S', b'T', //
             0x81, 3, b'a', b'=', b'1', //
             0x82, 6, 0x83, 1, b'x', 0x84, 1, b'y', //
-            0x85, 2, b'h', b'i',
+            0x85, 2, b'h', b'i', //
+            0x87, 1, 9,
         ];
         assert_eq!(&r.encode()[..], want);
         assert_eq!(HttpRequest::decode(Bytes::from_static(want)).unwrap(), r);
