@@ -110,3 +110,45 @@ async fn two_forwarders_over_udp() {
     a.shutdown();
     b.shutdown();
 }
+
+/// `app::Answer`: a handler's Nack reaches the consumer with its reason, and
+/// Data sent with CachePolicy NoCache is not kept by the content store
+/// while plain Data is.
+#[tokio::test]
+async fn handler_answers_nack_and_uncached_data() {
+    use picasso_forwarder::app::Answer;
+    use picasso_tlv::lp::NackReason;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let (h, _j) = runtime::spawn(ForwarderLimits::default());
+    let prod = Client::from_app_face(in_process::connect(&h).await.unwrap());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    prod.register(n("/ans"), move |i: Interest| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut d = Data::new(i.name().clone()).with_content(b"x".to_vec());
+            d.sign(&Signer::DigestSha256);
+            match i.name().get(1).map(|c| c.value().to_vec()) {
+                Some(v) if v == b"full" => Answer::Nack(NackReason::Congestion),
+                Some(v) if v == b"nocache" => Answer::DataNoCache(d),
+                _ => Answer::Data(d),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let cons = Client::from_app_face(in_process::connect(&h).await.unwrap());
+    let ask = |s: &str| Interest::new(n(s)).with_lifetime_ms(1000);
+    assert_eq!(
+        cons.express(ask("/ans/full")).await,
+        Err(ExpressError::Nack(NackReason::Congestion.code()))
+    );
+    for _ in 0..2 {
+        cons.express(ask("/ans/nocache")).await.unwrap();
+        cons.express(ask("/ans/cached")).await.unwrap();
+    }
+    // full once, nocache twice (never cached), cached once (then the CS).
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
