@@ -1,0 +1,1 @@
+//! The paper's service images (being written).
