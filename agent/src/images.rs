@@ -395,12 +395,18 @@ pub fn build_context(image: ServiceImage, host: &HostFiles) -> Result<Vec<u8>, I
         page_html().as_bytes().to_vec(),
     );
     ctx.file("rootfs/www/image.jpg", 0o644, page_jpeg()?);
+    // busybox httpd and picasso-httpd run as PID 1 with no SIGTERM handler,
+    // so the kernel ignores SIGTERM and `docker stop` would wait out its
+    // timeout: they hold no state, so they stop with SIGKILL. nginx handles
+    // SIGTERM (fast shutdown).
+    let mut stop_signal = "SIGKILL";
     let entrypoint = match image {
         ServiceImage::BusyboxHttpd => {
             ctx.host_file("rootfs/bin/busybox", 0o755, &host.busybox)?;
             r#"["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]"#
         }
         ServiceImage::Nginx => {
+            stop_signal = "SIGTERM";
             ctx.host_file("rootfs/usr/sbin/nginx", 0o755, &host.nginx)?;
             for lib in shared_libraries(&host.nginx)? {
                 let inside = format!("rootfs{}", lib.display());
@@ -437,7 +443,7 @@ pub fn build_context(image: ServiceImage, host: &HostFiles) -> Result<Vec<u8>, I
             r#"["/picasso-httpd", "--port", "80", "--root", "/www"]"#
         }
     };
-    let dockerfile = format!("FROM scratch\nCOPY rootfs/ /\nEXPOSE 80\nENTRYPOINT {entrypoint}\n");
+    let dockerfile = format!("FROM scratch\nCOPY rootfs/ /\nEXPOSE 80\nSTOPSIGNAL {stop_signal}\nENTRYPOINT {entrypoint}\n");
     ctx.file("Dockerfile", 0o644, dockerfile.into_bytes());
     ctx.into_tar()
 }

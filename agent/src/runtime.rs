@@ -436,18 +436,25 @@ pub trait Runtime: Send + Sync + fmt::Debug {
 pub const DETECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Picks the runtime for this machine: Docker if an engine answers within
-/// [`DETECT_TIMEOUT`] (at `DOCKER_HOST` or the default socket), else local
+/// [`DETECT_TIMEOUT`] at `DOCKER_HOST` (or the default socket), else local
 /// processes.
 pub async fn detect() -> Arc<dyn Runtime> {
-    match tokio::time::timeout(DETECT_TIMEOUT, docker::DockerRuntime::connect_default()).await {
+    let endpoint =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| docker::DEFAULT_ENDPOINT.to_owned());
+    detect_at(&endpoint).await
+}
+
+/// [`detect`] with the Docker endpoint given.
+pub async fn detect_at(endpoint: &str) -> Arc<dyn Runtime> {
+    match tokio::time::timeout(DETECT_TIMEOUT, docker::DockerRuntime::connect(endpoint)).await {
         Ok(Ok(docker)) => Arc::new(docker),
         Ok(Err(e)) => {
-            tracing::info!("no docker engine ({e}); running services as local processes");
+            tracing::info!("{e}; running services as local processes");
             Arc::new(process::ProcessRuntime::new())
         }
         Err(_) => {
             tracing::info!(
-                "docker engine did not answer within {DETECT_TIMEOUT:?}; running services as local processes"
+                "docker engine at {endpoint} did not answer within {DETECT_TIMEOUT:?}; running services as local processes"
             );
             Arc::new(process::ProcessRuntime::new())
         }
