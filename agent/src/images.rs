@@ -467,7 +467,8 @@ pub struct BuiltImage {
 
 /// Builds `image` with the engine behind `docker` and writes
 /// `<out>/<name>.tar` (`docker save` format), unless an archive of the same
-/// context is already there (`force` rebuilds anyway).
+/// context is already there (`force` rebuilds anyway, without the
+/// engine's build cache).
 pub async fn build(
     docker: &DockerRuntime,
     image: ServiceImage,
@@ -506,6 +507,7 @@ pub async fn build(
         .t(tag)
         .rm(true)
         .forcerm(true)
+        .nocache(force)
         .labels(&HashMap::from([(CONTEXT_LABEL, sha.as_str())]))
         .build();
     let mut progress = docker.client().build_image(
