@@ -372,11 +372,11 @@ impl Runtime for DockerRuntime {
         labels: &BTreeMap<String, String>,
     ) -> Result<Vec<ContainerInfo>, RuntimeError> {
         let filter: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let filters = HashMap::from([("label".to_owned(), filter)]);
-        let opts = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let mut opts = ListContainersOptionsBuilder::default().all(true);
+        if !filter.is_empty() {
+            opts = opts.filters(&HashMap::from([("label".to_owned(), filter)]));
+        }
+        let opts = opts.build();
         let summaries = self
             .docker
             .list_containers(Some(opts))
