@@ -6,7 +6,9 @@
 #   scripts/test.sh -E 'test(interop)'   # extra arguments go to cargo nextest
 #
 # Needs: a Rust toolchain (cargo), python3 with venv and pip (python-ndn is
-# installed from PyPI into .venv). Fails loudly when something is missing.
+# installed from PyPI into .venv), apt-get (busybox-static, nginx-light) and
+# Docker (the engine is started if it does not answer). Fails loudly when
+# something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -18,6 +20,9 @@ command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustu
 PICASSO_PYTHON=$("$root/scripts/pyenv.sh") || die "could not set up the python-ndn venv (see above)"
 export PICASSO_PYTHON
 echo "test.sh: python-ndn ready at $PICASSO_PYTHON"
+
+# Debian packages for the service images, and a Docker engine that answers.
+"$root/scripts/deps.sh" || die "could not set up busybox-static, nginx-light or a Docker engine (see above)"
 
 echo "test.sh: checking formatting and lints"
 cargo fmt --all -- --check || die "cargo fmt --check failed: run cargo fmt --all"

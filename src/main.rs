@@ -27,6 +27,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::packet::PacketCommand,
     },
+    /// Build the paper's service images (no registry needed).
+    Images {
+        #[command(subcommand)]
+        command: cmd::images::ImagesCommand,
+    },
     /// Forwarder management (faces, routes, fib, strategy, cs, status).
     #[command(flatten)]
     Nfdc(cmd::nfdc::NfdcCommand),
@@ -37,6 +42,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Name { command } => cmd::name::run(command),
         Command::Packet { command } => cmd::packet::run(command),
+        Command::Images { command } => cmd::images::run(command),
         Command::Nfdc(command) => cmd::nfdc::run(command),
     };
     match result {

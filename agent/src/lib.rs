@@ -1,5 +1,13 @@
-//! `picasso-agent`: everything on an edge node that is not forwarding.
+//! `picasso-agent`: everything on a PiCasso edge node that is not
+//! forwarding.
 //!
+//! - [`runtime`]: the [`runtime::Runtime`] trait and its implementations,
+//!   Docker through bollard ([`runtime::docker`]), local processes
+//!   ([`runtime::process`]) and an in-memory fake ([`runtime::fake`]);
+//!   [`runtime::detect`] picks Docker when an engine answers.
+//! - [`images`]: builds the paper's `FROM scratch` service images
+//!   (busybox httpd, nginx, our tiny `picasso-httpd`) serving the paper's
+//!   page, and writes them as `docker save` archives.
 //! - [`gateway`]: the service gateway, NDN Interests for
 //!   `/picasso/svc/<service>/…` to HTTP requests to the node's local
 //!   replicas, with health checks, least-outstanding balancing and
@@ -9,10 +17,15 @@
 //!
 //! ```text
 //! HTTP client ─► ingress ─► forwarder ─► (neighbour forwarder ─►) gateway ─► replica (HTTP)
+//!                                                                              │
+//!  Arc<dyn Runtime> ── DockerRuntime (bollard) | ProcessRuntime | FakeRuntime ─┘
+//!  images::build ── bollard build API ── docker save archive ── load_image
 //! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod gateway;
+pub mod images;
 pub mod ingress;
+pub mod runtime;
