@@ -1,4 +1,32 @@
-//! One module per command group.
+//! One module per command group, and what they share.
 
+pub mod bench;
+pub mod fwd;
 pub mod name;
 pub mod packet;
+pub mod transfer;
+
+/// A tokio runtime: single-threaded for 0 workers, else multi-threaded.
+pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let rt = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?
+    };
+    Ok(rt)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -27,13 +27,29 @@ enum Command {
         #[command(subcommand)]
         command: cmd::packet::PacketCommand,
     },
+    /// Run the NDN forwarder daemon.
+    Fwd(cmd::fwd::FwdArgs),
+    /// Serve a file under a name (segmented, versioned, signed) until stopped.
+    Put(cmd::transfer::PutArgs),
+    /// Fetch a name (pipelined) to stdout.
+    Get(cmd::transfer::GetArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: cmd::bench::BenchCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    cmd::init_tracing();
     let result = match cli.command {
         Command::Name { command } => cmd::name::run(command),
         Command::Packet { command } => cmd::packet::run(command),
+        Command::Fwd(args) => cmd::fwd::run(args),
+        Command::Put(args) => cmd::transfer::put(args),
+        Command::Get(args) => cmd::transfer::get(args),
+        Command::Bench { command } => cmd::bench::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

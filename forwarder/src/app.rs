@@ -7,6 +7,9 @@
 //! frames and dispatches them; Data and Nacks complete pending expressions,
 //! Interests go to the handler of the longest registered prefix.
 
+pub mod fetch;
+pub mod publish;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -86,14 +89,29 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Where a client finds its forwarder: `unix:PATH`, `tcp:HOST:PORT`.
+/// Where a client finds its forwarder: `unix:PATH`, `tcp:HOST:PORT`, `udp:HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaceAddr {
     /// A Unix socket path.
     Unix(std::path::PathBuf),
     /// A TCP address.
     Tcp(String),
+    /// A UDP address (NDNLPv2 fragmentation above [`UDP_MTU`]).
+    Udp(String),
 }
+
+impl std::fmt::Display for FaceAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FaceAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            FaceAddr::Tcp(a) => write!(f, "tcp:{a}"),
+            FaceAddr::Udp(a) => write!(f, "udp:{a}"),
+        }
+    }
+}
+
+/// The MTU a UDP client fragments to (as the forwarder's UDP faces).
+pub const UDP_MTU: usize = 1400;
 
 impl std::str::FromStr for FaceAddr {
     type Err = String;
@@ -102,9 +120,11 @@ impl std::str::FromStr for FaceAddr {
             Ok(FaceAddr::Unix(p.trim_start_matches("//").into()))
         } else if let Some(a) = s.strip_prefix("tcp:") {
             Ok(FaceAddr::Tcp(a.trim_start_matches("//").to_string()))
+        } else if let Some(a) = s.strip_prefix("udp:") {
+            Ok(FaceAddr::Udp(a.trim_start_matches("//").to_string()))
         } else {
             Err(format!(
-                "face address {s:?} must be unix:PATH or tcp:HOST:PORT"
+                "face address {s:?} must be unix:PATH, tcp:HOST:PORT or udp:HOST:PORT"
             ))
         }
     }
@@ -135,7 +155,84 @@ impl Client {
                 s.set_nodelay(true)?;
                 Ok(Self::from_stream(s))
             }
+            FaceAddr::Udp(a) => {
+                let remote = tokio::net::lookup_host(a.as_str())
+                    .await?
+                    .next()
+                    .ok_or_else(|| std::io::Error::other(format!("cannot resolve {a}")))?;
+                let local: std::net::SocketAddr = if remote.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let s = tokio::net::UdpSocket::bind(local).await?;
+                s.connect(remote).await?;
+                Ok(Self::from_udp(s, UDP_MTU))
+            }
         }
+    }
+
+    /// A client over a connected UDP socket: one frame per datagram,
+    /// frames above `mtu` fragmented with NDNLPv2 and fragments received
+    /// reassembled (as the forwarder's UDP faces do).
+    pub fn from_udp(socket: tokio::net::UdpSocket, mtu: usize) -> Self {
+        let socket = Arc::new(socket);
+        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
+        let (in_tx, in_rx) = mpsc::channel::<Bytes>(1024);
+        let send = socket.clone();
+        tokio::spawn(async move {
+            let mut sequence: u64 = rand::random::<u32>().into();
+            while let Some(f) = out_rx.recv().await {
+                if f.len() <= mtu {
+                    // A lost datagram is lost, as on any link.
+                    let _ = send.send(&f).await;
+                    continue;
+                }
+                let lp = if u64::from(f.first().copied().unwrap_or(0)) == types::LP_PACKET {
+                    LpPacket::decode(f)
+                } else {
+                    Ok(LpPacket::wrap(f))
+                };
+                let Ok(lp) = lp else { continue };
+                let Ok(pieces) = picasso_tlv::lp::fragment(&lp, mtu, sequence) else {
+                    continue;
+                };
+                sequence = sequence.wrapping_add(pieces.len() as u64);
+                for p in pieces {
+                    let _ = send.send(&p).await;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut reassembler = picasso_tlv::lp::Reassembler::new(Default::default());
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let n = match socket.recv(&mut buf).await {
+                    Ok(n) => n,
+                    // ICMP port unreachable from an earlier send: keep going.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                    Err(_) => return,
+                };
+                let frame = Bytes::copy_from_slice(&buf[..n]);
+                let frame = if u64::from(buf[0]) == types::LP_PACKET {
+                    match LpPacket::decode(frame.clone()) {
+                        Ok(lp) if lp.is_fragmented() => {
+                            match reassembler.receive(0, lp, Instant::now()) {
+                                Ok(Some(whole)) => whole.encode(),
+                                _ => continue,
+                            }
+                        }
+                        _ => frame,
+                    }
+                } else {
+                    frame
+                };
+                if in_tx.send(frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self::from_channels(out_tx, in_rx)
     }
 
     /// A client over a connected byte stream.

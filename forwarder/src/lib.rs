@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bench;
+pub mod daemon;
 pub mod face;
 pub mod fw;
 pub mod mgmt;

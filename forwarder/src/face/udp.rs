@@ -114,7 +114,12 @@ fn meta(
         kind: FaceKind::Udp,
         remote_uri: format!("udp4://{remote}"),
         local_uri: format!("udp4://{local}"),
-        scope: FaceScope::NON_LOCAL,
+        // As NFD's unicast UDP transport: a loopback peer is local.
+        scope: if remote.ip().is_loopback() {
+            FaceScope::LOCAL
+        } else {
+            FaceScope::NON_LOCAL
+        },
         persistency,
         link_type: LinkType::POINT_TO_POINT,
         mtu: Some(mtu),
