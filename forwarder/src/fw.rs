@@ -100,7 +100,7 @@ pub struct ForwarderCounters {
     pub unsatisfied_interests: u64,
     /// Data that matched no PIT entry.
     pub unsolicited_data: u64,
-    /// Interests refused because the PIT was full.
+    /// Interests refused because the PIT (or the in-face's share of it) was full.
     pub pit_full_drops: u64,
     /// Interests dropped as loops.
     pub loops: u64,
@@ -326,7 +326,7 @@ impl Forwarder {
             self.on_interest_loop(in_face, interest, pit_token);
             return;
         }
-        let (entry, _created) = match self.pit.insert(&interest, now) {
+        let (entry, _created) = match self.pit.insert_from(in_face, &interest, now) {
             Ok(x) => x,
             Err(_) => {
                 self.counters.pit_full_drops += 1;

@@ -25,15 +25,55 @@ use crate::FaceId;
 /// Capacity of the channel from faces to the forwarder task.
 pub const EVENT_QUEUE: usize = 16 * 1024;
 
+/// Most packets one face may have waiting in the forwarder's event queue.
+/// A face at its limit waits (streams: backpressure on that connection
+/// only) or drops and counts (UDP), so a flooding face cannot fill the
+/// shared queue and delay every other face.
+pub const FACE_EVENT_CREDITS: usize = 256;
+
 /// Byte counters a face's tasks update and the forwarder reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FaceStats {
     /// Bytes received.
     pub in_bytes: AtomicU64,
     /// Bytes sent.
     pub out_bytes: AtomicU64,
-    /// Frames dropped by the face (malformed, send errors).
+    /// Frames dropped by the face (malformed, send errors, no credit).
     pub drops: AtomicU64,
+    /// Event-queue credits: taken by the receive task per packet, returned
+    /// by the forwarder once it has handled it.
+    pub credits: tokio::sync::Semaphore,
+}
+
+impl Default for FaceStats {
+    fn default() -> Self {
+        Self {
+            in_bytes: AtomicU64::new(0),
+            out_bytes: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+            credits: tokio::sync::Semaphore::new(FACE_EVENT_CREDITS),
+        }
+    }
+}
+
+impl FaceStats {
+    /// Waits for an event-queue credit (the forwarder returns it).
+    pub async fn acquire_credit(&self) {
+        if let Ok(p) = self.credits.acquire().await {
+            p.forget();
+        }
+    }
+
+    /// Takes a credit if one is free.
+    pub fn try_acquire_credit(&self) -> bool {
+        match self.credits.try_acquire() {
+            Ok(p) => {
+                p.forget();
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 /// What faces and embedders tell the forwarder task.
@@ -235,8 +275,12 @@ async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
 impl Core {
     fn handle_event(&mut self, ev: Event, now: Instant) {
         match ev {
-            Event::Received { face, rx } => self.on_received(face, rx, now),
+            Event::Received { face, rx } => {
+                self.return_credit(face);
+                self.on_received(face, rx, now)
+            }
             Event::Malformed { face } => {
+                self.return_credit(face);
                 tracing::debug!(%face, "dropped a malformed packet");
                 self.fwd.count_drop(face);
             }
@@ -255,13 +299,27 @@ impl Core {
         }
     }
 
+    fn return_credit(&self, face: FaceId) {
+        if let Some(slot) = self.faces.get(&face) {
+            slot.stats.credits.add_permits(1);
+        }
+    }
+
     /// Removes a face, its routes and its queue.
     pub fn remove_face(&mut self, face: FaceId) {
-        if self.faces.remove(&face).is_some() {
-            tracing::info!(%face, "face down");
-        }
         self.mgmt.rib.remove_face(&mut self.fwd, face);
-        self.fwd.remove_face(face);
+        let info = self.fwd.remove_face(face);
+        if let Some(slot) = self.faces.remove(&face) {
+            let c = info.map(|i| i.counters).unwrap_or_default();
+            let face_drops = slot.stats.drops.load(Ordering::Relaxed);
+            tracing::info!(
+                %face,
+                in_interests = c.in_interests,
+                out_data = c.out_data,
+                drops = c.drops + face_drops,
+                "face down"
+            );
+        }
     }
 
     fn on_received(&mut self, face: FaceId, rx: Received, now: Instant) {

@@ -100,6 +100,8 @@ where
                                 Event::Malformed { face }
                             }
                         };
+                        // Backpressure on this connection only.
+                        stats.acquire_credit().await;
                         if events.send(ev).await.is_err() {
                             break 'conn;
                         }
@@ -107,6 +109,7 @@ where
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(%face, error = %e, "stream lost framing; closing face");
+                        stats.acquire_credit().await;
                         let _ = events.send(Event::Malformed { face }).await;
                         break 'conn;
                     }

@@ -247,6 +247,12 @@ async fn serve(
                     Ok(None) => continue,
                     Err(_) => Event::Malformed { face: p.face },
                 };
+                // One socket serves every peer: a peer out of credit loses
+                // the datagram (counted) instead of delaying the others.
+                if !p.stats.try_acquire_credit() {
+                    p.stats.drops.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 if handle.events().send(ev).await.is_err() {
                     break;
                 }
@@ -343,6 +349,10 @@ pub async fn multicast_face(
                 Ok(None) => continue,
                 Err(_) => Event::Malformed { face },
             };
+            if !stats.try_acquire_credit() {
+                stats.drops.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             if events.send(ev).await.is_err() {
                 break;
             }
