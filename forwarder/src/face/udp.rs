@@ -186,10 +186,13 @@ async fn serve(
     let mut sweep =
         tokio::time::interval((config.idle_timeout / 4).max(Duration::from_millis(100)));
     let cancel = handle.cancel_token().clone();
+    // Once every UdpChannel handle is dropped the command queue is closed;
+    // polling it then would return at once, forever (a busy loop).
+    let mut commands_open = true;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            cmd = commands.recv() => match cmd {
+            cmd = commands.recv(), if commands_open => match cmd {
                 Some(Command::Connect { remote, reply }) => {
                     let alive = peers.get(&remote).is_some_and(|p| !p.sender.is_finished());
                     if !alive {
@@ -204,7 +207,7 @@ async fn serve(
                         let _ = reply.send(p.face);
                     }
                 }
-                None => {}
+                None => commands_open = false,
             },
             _ = sweep.tick() => {
                 let now = Instant::now();
