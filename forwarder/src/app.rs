@@ -239,7 +239,6 @@ impl Client {
     pub fn from_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Self {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
-        let (in_tx, in_rx) = mpsc::channel::<Bytes>(1024);
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
             while let Some(f) = out_rx.recv().await {
@@ -256,25 +255,34 @@ impl Client {
                 }
             }
         });
+        let client = Self {
+            tx: out_tx,
+            shared: Arc::new(Mutex::new(Shared::default())),
+        };
+        // The reader dispatches frames itself (no hop through a channel).
+        let c = client.clone();
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
             loop {
                 while let Ok(Some(n)) = picasso_tlv::wire::frame_len(&buf) {
-                    if in_tx.send(buf.split_to(n).freeze()).await.is_err() {
-                        return;
-                    }
+                    // A copy per frame keeps the read buffer unshared (see
+                    // face::stream).
+                    let frame = Bytes::copy_from_slice(&buf[..n]);
+                    bytes::Buf::advance(&mut buf, n);
+                    c.on_frame(frame);
                 }
                 if picasso_tlv::wire::frame_len(&buf).is_err() {
-                    return;
+                    break;
                 }
                 buf.reserve(64 * 1024);
                 match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
+            c.close();
         });
-        Self::from_channels(out_tx, in_rx)
+        client
     }
 
     /// A client over frame channels.
@@ -288,15 +296,19 @@ impl Client {
             while let Some(frame) = rx.recv().await {
                 c.on_frame(frame);
             }
-            // The face closed: fail every pending expression.
-            let mut sh = lock(&c.shared);
-            for (_, list) in sh.pending.drain() {
-                for p in list {
-                    let _ = p.reply.send(Err(ExpressError::Closed));
-                }
-            }
+            c.close();
         });
         client
+    }
+
+    /// The face closed: fails every pending expression.
+    fn close(&self) {
+        let mut sh = lock(&self.shared);
+        for (_, list) in sh.pending.drain() {
+            for p in list {
+                let _ = p.reply.send(Err(ExpressError::Closed));
+            }
+        }
     }
 
     fn on_frame(&self, frame: Bytes) {

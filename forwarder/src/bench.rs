@@ -1,5 +1,5 @@
 //! `picasso bench ping`: N concurrent consumers, each on its own face,
-//! send sequential Interests `/picasso/ping/<c>/<seq>` to one producer,
+//! send sequential Interests `/picasso/ping/<run>/<c>/<seq>` to one producer,
 //! either through a forwarder (an in-process one listening on a Unix socket
 //! or UDP, or a running one) or directly to the producer's own listener
 //! (`direct`, the same-run baseline with no forwarder in between). The
@@ -206,12 +206,16 @@ struct ConsumerResult {
 
 async fn consume(
     client: Client,
+    run: u32,
     id: usize,
     warm_until: Instant,
     stop_at: Instant,
 ) -> ConsumerResult {
     let mut r = ConsumerResult::default();
-    let base = ping_prefix().append_str(&id.to_string());
+    // The run id keeps a forwarder's cache from answering a later run.
+    let base = ping_prefix()
+        .append_str(&format!("{run:08x}"))
+        .append_str(&id.to_string());
     let mut seq: u64 = 0;
     loop {
         let start = Instant::now();
@@ -302,10 +306,11 @@ pub async fn ping(config: &PingConfig) -> Result<PingReport, BenchError> {
     let start = Instant::now();
     let warm_until = start + warm;
     let stop_at = warm_until + config.duration;
+    let run: u32 = rand::random();
     let tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
-        .map(|(id, c)| tokio::spawn(consume(c, id, warm_until, stop_at)))
+        .map(|(id, c)| tokio::spawn(consume(c, run, id, warm_until, stop_at)))
         .collect();
     let mut all = Vec::new();
     let (mut timeouts, mut nacks) = (0, 0);
