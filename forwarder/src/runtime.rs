@@ -242,12 +242,19 @@ pub fn spawn(limits: ForwarderLimits) -> (ForwarderHandle, tokio::task::JoinHand
     (handle, join)
 }
 
+/// Longest a due timer (PIT expiry, upstream timeout) waits behind traffic:
+/// timers are checked between event batches at most this often, instead of
+/// after every batch.
+const TICK_GRANULARITY: Duration = Duration::from_millis(5);
+
 async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
     let cancel = core.handle.cancel.clone();
     let mut batch = Vec::with_capacity(256);
-    let mut next_tick: Option<Instant> = None;
+    let mut next_due = Instant::now() + Duration::from_secs(1);
+    // One timer, reset only after a tick (not re-armed per batch).
+    let sleep = tokio::time::sleep_until(next_due.into());
+    tokio::pin!(sleep);
     loop {
-        let sleep_until = next_tick.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -260,13 +267,28 @@ async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
                     core.handle_event(ev, now);
                 }
                 core.flush(now);
+                // New PIT entries may expire before the armed timer: tick
+                // within TICK_GRANULARITY (re-arming only when it moves earlier).
+                let due = now + TICK_GRANULARITY;
+                if due < next_due {
+                    next_due = due;
+                    sleep.as_mut().reset(next_due.into());
+                }
+                if now < next_due {
+                    continue;
+                }
             }
-            _ = tokio::time::sleep_until(sleep_until.into()) => {}
+            _ = &mut sleep => {}
         }
         let now = Instant::now();
-        next_tick = core.fwd.on_tick(now);
+        let next_tick = core.fwd.on_tick(now);
         core.mgmt.on_tick(&mut core.fwd, now);
         core.flush(now);
+        next_due = next_tick
+            .unwrap_or(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(1))
+            .max(now + Duration::from_millis(1));
+        sleep.as_mut().reset(next_due.into());
     }
     // Closing every face queue ends the send tasks.
     core.faces.clear();

@@ -645,6 +645,12 @@ impl Name {
         // (an atomic increment and decrement), which made this the
         // content store's hottest path.
         for i in 0..self.len().min(other.len()) {
+            // Equal TLVs are equal components: skip them without parsing.
+            let (s, e) = self.bounds(i);
+            let (os, oe) = other.bounds(i);
+            if self.value[s..e] == other.value[os..oe] {
+                continue;
+            }
             match self.component_parts(i).cmp(&other.component_parts(i)) {
                 Ordering::Equal => {}
                 o => return o,

@@ -189,7 +189,7 @@ async fn serve(
     // Once every UdpChannel handle is dropped the command queue is closed;
     // polling it then would return at once, forever (a busy loop).
     let mut commands_open = true;
-    loop {
+    'serve: loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             cmd = commands.recv(), if commands_open => match cmd {
@@ -227,37 +227,47 @@ async fn serve(
                 }
             }
             r = socket.recv_from(&mut buf) => {
-                let (n, remote) = match r {
-                    Ok(x) => x,
-                    // ICMP errors from earlier sends surface here; keep serving.
-                    Err(_) => continue,
-                };
-                let alive = peers.get(&remote).is_some_and(|p| !p.sender.is_finished());
-                if !alive {
-                    peers.remove(&remote);
-                    match new_peer(&handle, &socket, local, remote, FacePersistency::ON_DEMAND, &config).await {
-                        Some(p) => { peers.insert(remote, p); }
-                        None => break,
+                // Drain what is already queued on the socket (bounded)
+                // before going back to select: one wakeup, many datagrams.
+                let mut first = Some(r);
+                for _ in 0..64 {
+                    let r = match first.take() {
+                        Some(r) => r,
+                        None => socket.try_recv_from(&mut buf),
+                    };
+                    let (n, remote) = match r {
+                        Ok(x) => x,
+                        // WouldBlock, or an ICMP error from an earlier send:
+                        // back to waiting.
+                        Err(_) => break,
+                    };
+                    let alive = peers.get(&remote).is_some_and(|p| !p.sender.is_finished());
+                    if !alive {
+                        peers.remove(&remote);
+                        match new_peer(&handle, &socket, local, remote, FacePersistency::ON_DEMAND, &config).await {
+                            Some(p) => { peers.insert(remote, p); }
+                            None => break 'serve,
+                        }
                     }
-                }
-                let Some(p) = peers.get_mut(&remote) else { continue };
-                let now = Instant::now();
-                p.last_seen = now;
-                p.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                let frame = Bytes::copy_from_slice(&buf[..n]);
-                let ev = match p.link.receive(frame, now) {
-                    Ok(Some(rx)) => Event::Received { face: p.face, rx },
-                    Ok(None) => continue,
-                    Err(_) => Event::Malformed { face: p.face },
-                };
-                // One socket serves every peer: a peer out of credit loses
-                // the datagram (counted) instead of delaying the others.
-                if !p.stats.try_acquire_credit() {
-                    p.stats.drops.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if handle.events().send(ev).await.is_err() {
-                    break;
+                    let Some(p) = peers.get_mut(&remote) else { continue };
+                    let now = Instant::now();
+                    p.last_seen = now;
+                    p.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    let frame = Bytes::copy_from_slice(&buf[..n]);
+                    let ev = match p.link.receive(frame, now) {
+                        Ok(Some(rx)) => Event::Received { face: p.face, rx },
+                        Ok(None) => continue,
+                        Err(_) => Event::Malformed { face: p.face },
+                    };
+                    // One socket serves every peer: a peer out of credit loses
+                    // the datagram (counted) instead of delaying the others.
+                    if !p.stats.try_acquire_credit() {
+                        p.stats.drops.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if handle.events().send(ev).await.is_err() {
+                        break 'serve;
+                    }
                 }
             }
         }
