@@ -42,7 +42,11 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    cmd::init_tracing();
+    // The daemon reports faces and lifecycle; the tools only warnings.
+    cmd::init_tracing(match cli.command {
+        Command::Fwd(_) => "info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Name { command } => cmd::name::run(command),
         Command::Packet { command } => cmd::packet::run(command),

@@ -492,3 +492,44 @@ fn bounded_resources_under_flood_slow_faces_and_malformed_packets() -> anyhow::R
     drop((producer, silent));
     Ok(())
 }
+
+#[test]
+fn bench_ping_prints_the_json_report_through_a_forwarder_and_direct() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let f = Fwd::start(dir.path(), "bench", &[])?;
+    let fwd_face = f.unix_face();
+    let udp_face = format!("udp:{}", f.udp.context("no udp")?);
+    let runs: [&[&str]; 4] = [
+        &["--fwd", &fwd_face],
+        &["--fwd", &udp_face],
+        &["--direct"],
+        &["--direct", "--transport", "udp"],
+    ];
+    for extra in runs {
+        let mut args = vec![
+            "bench",
+            "ping",
+            "--consumers",
+            "2",
+            "--duration",
+            "0.3",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = run_bounded(&args, Duration::from_secs(30))?;
+        let v: serde_json::Value = serde_json::from_slice(&out)
+            .with_context(|| format!("{args:?}: {}", String::from_utf8_lossy(&out)))?;
+        for key in ["exchangesPerSec", "p50Us", "p99Us", "timeouts", "nacks"] {
+            ensure!(
+                v.get(key).is_some_and(|x| x.is_number()),
+                "{args:?}: no {key} in {v}"
+            );
+        }
+        ensure!(
+            v["exchangesPerSec"].as_f64().unwrap_or(0.0) > 10.0,
+            "{args:?}: {v}"
+        );
+        ensure!(v["p99Us"].as_u64() >= v["p50Us"].as_u64(), "{args:?}: {v}");
+    }
+    Ok(())
+}
