@@ -140,10 +140,10 @@ pub struct Forwarder {
     /// Strategy choice.
     pub strategy_choice: StrategyChoice,
     strategies: HashMap<Name, Box<dyn Strategy>>,
-    faces: HashMap<FaceId, FaceInfo>,
+    faces: crate::table::id_map::IdMap<FaceId, FaceInfo>,
     /// Upstream timeouts: (deadline, PIT key, face).
     upstream_timers: BinaryHeap<Reverse<(Instant, u64)>>,
-    upstream_timer_keys: HashMap<u64, (PitKey, FaceId)>,
+    upstream_timer_keys: crate::table::id_map::IdMap<u64, (PitKey, FaceId)>,
     next_timer: u64,
     outbox: Vec<Outgoing>,
     /// Counters.
@@ -205,9 +205,9 @@ impl Forwarder {
             dead_nonces: DeadNonceList::new(Duration::from_secs(6), limits.dead_nonces),
             strategy_choice: StrategyChoice::new(default),
             strategies,
-            faces: HashMap::new(),
+            faces: Default::default(),
             upstream_timers: BinaryHeap::new(),
-            upstream_timer_keys: HashMap::new(),
+            upstream_timer_keys: Default::default(),
             next_timer: 0,
             outbox: Vec::new(),
             counters: ForwarderCounters::default(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use picasso_tlv::types::IMPLICIT_SHA256_DIGEST_COMPONENT;
-use picasso_tlv::{Data, Interest, Name};
+use picasso_tlv::{Data, Interest};
 
 /// Bounds of the content store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,13 @@ pub struct ContentStore {
     // Boxed: the map's spare slots then cost a pointer, not a whole entry.
     entries: HashMap<Bytes, Box<CsEntry>>,
     /// Names in canonical order, for CanBePrefix lookups.
-    ordered: BTreeSet<Name>,
+    ///
+    /// Keyed by the Name's TLV-VALUE bytes: with minimal TLV-TYPE and
+    /// TLV-LENGTH encodings, byte order is the canonical order (type, then
+    /// length, then value, component by component; a prefix first), and in
+    /// any case the names under a prefix are one contiguous range. Comparing
+    /// bytes is several times cheaper than parsing components.
+    ordered: BTreeSet<Bytes>,
     /// LRU order: tick → key.
     lru: BTreeMap<u64, Bytes>,
     tick: u64,
@@ -130,7 +136,7 @@ impl ContentStore {
             Some(ms) if ms > 0 => Some(now + Duration::from_millis(ms)),
             _ => None,
         };
-        self.ordered.insert(data.name().clone());
+        self.ordered.insert(key.clone());
         self.lru.insert(self.tick, key.clone());
         self.bytes += size;
         self.entries.insert(
@@ -165,7 +171,7 @@ impl ContentStore {
     fn remove_key(&mut self, key: &Bytes) {
         if let Some(e) = self.entries.remove(key) {
             self.lru.remove(&e.tick);
-            self.ordered.remove(e.data.name());
+            self.ordered.remove(e.data.name().value());
             self.bytes -= e.size;
         }
     }
@@ -221,10 +227,10 @@ impl ContentStore {
             let e = self.entries.get::<[u8]>(name.value())?;
             return Self::matches(e, interest, now).then(|| name.value().clone());
         }
+        let prefix = name.value();
         self.ordered
-            .range(name.clone()..)
-            .take_while(|n| name.is_prefix_of(n))
-            .map(|n| n.value())
+            .range::<Bytes, _>(prefix..)
+            .take_while(|k| k.starts_with(prefix))
             .find(|k| {
                 self.entries
                     .get::<[u8]>(k)
@@ -245,7 +251,7 @@ impl ContentStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use picasso_tlv::Signer;
+    use picasso_tlv::{Name, Signer};
 
     fn data(s: &str, fresh: Option<u64>, size: usize) -> Data {
         let mut d = Data::new(Name::from_uri(s).unwrap()).with_content(vec![0u8; size]);
@@ -311,6 +317,23 @@ mod tests {
             .unwrap()
             .append(&picasso_tlv::Component::implicit_digest([0; 32]));
         assert!(cs.lookup(&Interest::new(wrong), now).is_none());
+    }
+
+    #[test]
+    fn can_be_prefix_matches_whole_components_only() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits::default());
+        cs.insert(data("/aa", None, 10), now);
+        cs.insert(data("/a/c", None, 10), now);
+        cs.insert(data("/a/b", None, 10), now);
+        let i = Interest::new(Name::from_uri("/a").unwrap()).with_can_be_prefix(true);
+        // The first under /a in canonical order; /aa is not under /a.
+        let d = cs.lookup(&i, now).unwrap();
+        assert_eq!(d.name().to_uri(), "/a/b");
+        let i = Interest::new(Name::from_uri("/a/b").unwrap()).with_can_be_prefix(true);
+        assert_eq!(cs.lookup(&i, now).unwrap().name().to_uri(), "/a/b");
+        let i = Interest::new(Name::from_uri("/b").unwrap()).with_can_be_prefix(true);
+        assert!(cs.lookup(&i, now).is_none());
     }
 
     #[test]

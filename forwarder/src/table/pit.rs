@@ -196,7 +196,7 @@ impl PitEntry {
 pub struct Pit {
     entries: HashMap<PitKey, PitEntry>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
-    timer_keys: HashMap<u64, PitKey>,
+    timer_keys: super::id_map::IdMap<u64, PitKey>,
     next_timer: u64,
     capacity: usize,
     /// Longest name with a CanBePrefix entry, bounding prefix matches.
@@ -204,7 +204,7 @@ pub struct Pit {
     /// Number of entries with CanBePrefix (skip prefix probing when 0).
     n_can_be_prefix: usize,
     /// Entries each face created (for the per-face quota).
-    created_by: HashMap<FaceId, usize>,
+    created_by: super::id_map::IdMap<FaceId, usize>,
 }
 
 /// Why the PIT refused an Interest.
@@ -229,12 +229,12 @@ impl Pit {
         Self {
             entries: HashMap::new(),
             timers: BinaryHeap::new(),
-            timer_keys: HashMap::new(),
+            timer_keys: Default::default(),
             next_timer: 0,
             capacity,
             max_prefix_len: 0,
             n_can_be_prefix: 0,
-            created_by: HashMap::new(),
+            created_by: Default::default(),
         }
     }
 
