@@ -15,6 +15,12 @@
 //!   `on_content_store_miss`, `on_incoming_data`, …) and the strategies,
 //!   each its own file. Strategies record their intents; the forwarder
 //!   carries them out.
+//! - [`runtime`] runs it as one task fed by the [`face`]s; [`daemon`] is
+//!   `picasso fwd` as a library (config, listeners, neighbours, clean
+//!   shutdown), embeddable with its own cancellation token.
+//! - [`app`]: the application side — [`app::Client`], pipelined fetching
+//!   ([`app::fetch`]) and serving segmented objects ([`app::publish`]).
+//! - [`bench`](mod@bench): `picasso bench ping`, through a forwarder and direct.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
