@@ -61,19 +61,23 @@ pub fn run(args: FwdArgs) -> anyhow::Result<()> {
     let config = config(&args)?;
     let rt = super::runtime(config.worker_threads)?;
     rt.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Handlers first: a signal right after "ready" must stop us cleanly.
+        let mut term =
+            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+        let mut int =
+            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
         let daemon = Daemon::start(&config).await?;
-        println!("ready {}", daemon.endpoints());
         let shutdown = CancellationToken::new();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot install the SIGTERM handler")?;
         let token = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+                _ = int.recv() => tracing::info!("SIGINT: stopping"),
             }
             token.cancel();
         });
+        println!("ready {}", daemon.endpoints());
         daemon.run(shutdown).await?;
         Ok(())
     })

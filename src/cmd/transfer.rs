@@ -108,6 +108,10 @@ pub fn put(args: PutArgs) -> anyhow::Result<()> {
     ));
     let rt = super::runtime(0)?;
     rt.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Handlers before "serving": a signal right after it stops us cleanly.
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let client = connect(&args.fwd).await?;
         publication
             .serve(&client)
@@ -119,10 +123,9 @@ pub fn put(args: PutArgs) -> anyhow::Result<()> {
             content.len(),
             publication.segment_count()
         );
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
         }
         Ok(())
     })
