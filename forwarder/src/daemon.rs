@@ -453,6 +453,12 @@ impl Daemon {
         &self.endpoints
     }
 
+    /// The UDP channel neighbours use (clone it to open faces after
+    /// [`Daemon::run`] has taken the daemon, e.g. from the routing engine).
+    pub fn udp_channel(&self) -> Option<&UdpChannel> {
+        self.udp.as_ref()
+    }
+
     /// The configured neighbours and their faces.
     pub fn neighbors(&self) -> &[(Neighbor, FaceId)] {
         &self.neighbors
