@@ -35,15 +35,35 @@ enum Command {
     /// Forwarder management (faces, routes, fib, strategy, cs, status).
     #[command(flatten)]
     Nfdc(cmd::nfdc::NfdcCommand),
+    /// Run the NDN forwarder daemon.
+    Fwd(cmd::fwd::FwdArgs),
+    /// Serve a file under a name (segmented, versioned, signed) until stopped.
+    Put(cmd::transfer::PutArgs),
+    /// Fetch a name (pipelined) to stdout.
+    Get(cmd::transfer::GetArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: cmd::bench::BenchCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The daemon reports faces and lifecycle; the tools only warnings.
+    cmd::init_tracing(match cli.command {
+        Command::Fwd(_) => "info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Name { command } => cmd::name::run(command),
         Command::Packet { command } => cmd::packet::run(command),
         Command::Images { command } => cmd::images::run(command),
         Command::Nfdc(command) => cmd::nfdc::run(command),
+        Command::Fwd(args) => cmd::fwd::run(args),
+        Command::Put(args) => cmd::transfer::put(args),
+        Command::Get(args) => cmd::transfer::get(args),
+        Command::Bench { command } => cmd::bench::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -7,6 +7,9 @@
 //! frames and dispatches them; Data and Nacks complete pending expressions,
 //! Interests go to the handler of the longest registered prefix.
 
+pub mod fetch;
+pub mod publish;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -116,14 +119,29 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Where a client finds its forwarder: `unix:PATH`, `tcp:HOST:PORT`.
+/// Where a client finds its forwarder: `unix:PATH`, `tcp:HOST:PORT`, `udp:HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaceAddr {
     /// A Unix socket path.
     Unix(std::path::PathBuf),
     /// A TCP address.
     Tcp(String),
+    /// A UDP address (NDNLPv2 fragmentation above [`UDP_MTU`]).
+    Udp(String),
 }
+
+impl std::fmt::Display for FaceAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FaceAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            FaceAddr::Tcp(a) => write!(f, "tcp:{a}"),
+            FaceAddr::Udp(a) => write!(f, "udp:{a}"),
+        }
+    }
+}
+
+/// The MTU a UDP client fragments to (as the forwarder's UDP faces).
+pub const UDP_MTU: usize = 1400;
 
 impl std::str::FromStr for FaceAddr {
     type Err = String;
@@ -132,9 +150,11 @@ impl std::str::FromStr for FaceAddr {
             Ok(FaceAddr::Unix(p.trim_start_matches("//").into()))
         } else if let Some(a) = s.strip_prefix("tcp:") {
             Ok(FaceAddr::Tcp(a.trim_start_matches("//").to_string()))
+        } else if let Some(a) = s.strip_prefix("udp:") {
+            Ok(FaceAddr::Udp(a.trim_start_matches("//").to_string()))
         } else {
             Err(format!(
-                "face address {s:?} must be unix:PATH or tcp:HOST:PORT"
+                "face address {s:?} must be unix:PATH, tcp:HOST:PORT or udp:HOST:PORT"
             ))
         }
     }
@@ -165,14 +185,90 @@ impl Client {
                 s.set_nodelay(true)?;
                 Ok(Self::from_stream(s))
             }
+            FaceAddr::Udp(a) => {
+                let remote = tokio::net::lookup_host(a.as_str())
+                    .await?
+                    .next()
+                    .ok_or_else(|| std::io::Error::other(format!("cannot resolve {a}")))?;
+                let local: std::net::SocketAddr = if remote.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let s = tokio::net::UdpSocket::bind(local).await?;
+                s.connect(remote).await?;
+                Ok(Self::from_udp(s, UDP_MTU))
+            }
         }
+    }
+
+    /// A client over a connected UDP socket: one frame per datagram,
+    /// frames above `mtu` fragmented with NDNLPv2 and fragments received
+    /// reassembled (as the forwarder's UDP faces do).
+    pub fn from_udp(socket: tokio::net::UdpSocket, mtu: usize) -> Self {
+        let socket = Arc::new(socket);
+        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
+        let (in_tx, in_rx) = mpsc::channel::<Bytes>(1024);
+        let send = socket.clone();
+        tokio::spawn(async move {
+            let mut sequence: u64 = rand::random::<u32>().into();
+            while let Some(f) = out_rx.recv().await {
+                if f.len() <= mtu {
+                    // A lost datagram is lost, as on any link.
+                    let _ = send.send(&f).await;
+                    continue;
+                }
+                let lp = if u64::from(f.first().copied().unwrap_or(0)) == types::LP_PACKET {
+                    LpPacket::decode(f)
+                } else {
+                    Ok(LpPacket::wrap(f))
+                };
+                let Ok(lp) = lp else { continue };
+                let Ok(pieces) = picasso_tlv::lp::fragment(&lp, mtu, sequence) else {
+                    continue;
+                };
+                sequence = sequence.wrapping_add(pieces.len() as u64);
+                for p in pieces {
+                    let _ = send.send(&p).await;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut reassembler = picasso_tlv::lp::Reassembler::new(Default::default());
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let n = match socket.recv(&mut buf).await {
+                    Ok(n) => n,
+                    // ICMP port unreachable from an earlier send: keep going.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                    Err(_) => return,
+                };
+                let frame = Bytes::copy_from_slice(&buf[..n]);
+                let frame = if u64::from(buf[0]) == types::LP_PACKET {
+                    match LpPacket::decode(frame.clone()) {
+                        Ok(lp) if lp.is_fragmented() => {
+                            match reassembler.receive(0, lp, Instant::now()) {
+                                Ok(Some(whole)) => whole.encode(),
+                                _ => continue,
+                            }
+                        }
+                        _ => frame,
+                    }
+                } else {
+                    frame
+                };
+                if in_tx.send(frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self::from_channels(out_tx, in_rx)
     }
 
     /// A client over a connected byte stream.
     pub fn from_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Self {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
-        let (in_tx, in_rx) = mpsc::channel::<Bytes>(1024);
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
             while let Some(f) = out_rx.recv().await {
@@ -189,25 +285,34 @@ impl Client {
                 }
             }
         });
+        let client = Self {
+            tx: out_tx,
+            shared: Arc::new(Mutex::new(Shared::default())),
+        };
+        // The reader dispatches frames itself (no hop through a channel).
+        let c = client.clone();
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
             loop {
                 while let Ok(Some(n)) = picasso_tlv::wire::frame_len(&buf) {
-                    if in_tx.send(buf.split_to(n).freeze()).await.is_err() {
-                        return;
-                    }
+                    // A copy per frame keeps the read buffer unshared (see
+                    // face::stream).
+                    let frame = Bytes::copy_from_slice(&buf[..n]);
+                    bytes::Buf::advance(&mut buf, n);
+                    c.on_frame(frame);
                 }
                 if picasso_tlv::wire::frame_len(&buf).is_err() {
-                    return;
+                    break;
                 }
                 buf.reserve(64 * 1024);
                 match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
+            c.close();
         });
-        Self::from_channels(out_tx, in_rx)
+        client
     }
 
     /// A client over frame channels.
@@ -221,15 +326,19 @@ impl Client {
             while let Some(frame) = rx.recv().await {
                 c.on_frame(frame);
             }
-            // The face closed: fail every pending expression.
-            let mut sh = lock(&c.shared);
-            for (_, list) in sh.pending.drain() {
-                for p in list {
-                    let _ = p.reply.send(Err(ExpressError::Closed));
-                }
-            }
+            c.close();
         });
         client
+    }
+
+    /// The face closed: fails every pending expression.
+    fn close(&self) {
+        let mut sh = lock(&self.shared);
+        for (_, list) in sh.pending.drain() {
+            for p in list {
+                let _ = p.reply.send(Err(ExpressError::Closed));
+            }
+        }
     }
 
     fn on_frame(&self, frame: Bytes) {

@@ -100,7 +100,7 @@ pub struct ForwarderCounters {
     pub unsatisfied_interests: u64,
     /// Data that matched no PIT entry.
     pub unsolicited_data: u64,
-    /// Interests refused because the PIT was full.
+    /// Interests refused because the PIT (or the in-face's share of it) was full.
     pub pit_full_drops: u64,
     /// Interests dropped as loops.
     pub loops: u64,
@@ -140,10 +140,10 @@ pub struct Forwarder {
     /// Strategy choice.
     pub strategy_choice: StrategyChoice,
     strategies: HashMap<Name, Box<dyn Strategy>>,
-    faces: HashMap<FaceId, FaceInfo>,
+    faces: crate::table::id_map::IdMap<FaceId, FaceInfo>,
     /// Upstream timeouts: (deadline, PIT key, face).
     upstream_timers: BinaryHeap<Reverse<(Instant, u64)>>,
-    upstream_timer_keys: HashMap<u64, (PitKey, FaceId)>,
+    upstream_timer_keys: crate::table::id_map::IdMap<u64, (PitKey, FaceId)>,
     next_timer: u64,
     outbox: Vec<Outgoing>,
     /// Counters.
@@ -205,9 +205,9 @@ impl Forwarder {
             dead_nonces: DeadNonceList::new(Duration::from_secs(6), limits.dead_nonces),
             strategy_choice: StrategyChoice::new(default),
             strategies,
-            faces: HashMap::new(),
+            faces: Default::default(),
             upstream_timers: BinaryHeap::new(),
-            upstream_timer_keys: HashMap::new(),
+            upstream_timer_keys: Default::default(),
             next_timer: 0,
             outbox: Vec::new(),
             counters: ForwarderCounters::default(),
@@ -326,7 +326,7 @@ impl Forwarder {
             self.on_interest_loop(in_face, interest, pit_token);
             return;
         }
-        let (entry, _created) = match self.pit.insert(&interest, now) {
+        let (entry, _created) = match self.pit.insert_from(in_face, &interest, now) {
             Ok(x) => x,
             Err(_) => {
                 self.counters.pit_full_drops += 1;

@@ -19,16 +19,22 @@
 //!   each its own file. Strategies record their intents; the forwarder
 //!   carries them out.
 //! - [`face`]: transports and the link service; [`runtime`]: the forwarder
-//!   task that owns the tables and the faces.
+//!   task that owns the tables and the faces; [`daemon`] is `picasso fwd`
+//!   as a library (config, listeners, neighbours, clean shutdown),
+//!   embeddable with its own cancellation token.
 //! - [`mgmt`]: NFD-compatible management under `/localhost/nfd`, one
 //!   manager per module (faces, fib, rib, strategy-choice, cs, status),
 //!   reached through the internal face; [`nfdc`]: its client side.
-//! - [`app`]: the application side of a face (consumers and producers).
+//! - [`app`]: the application side — [`app::Client`], pipelined fetching
+//!   ([`app::fetch`]) and serving segmented objects ([`app::publish`]).
+//! - [`bench`](mod@bench): `picasso bench ping`, through a forwarder and direct.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bench;
+pub mod daemon;
 pub mod face;
 pub mod fw;
 pub mod mgmt;

@@ -25,15 +25,55 @@ use crate::FaceId;
 /// Capacity of the channel from faces to the forwarder task.
 pub const EVENT_QUEUE: usize = 16 * 1024;
 
+/// Most packets one face may have waiting in the forwarder's event queue.
+/// A face at its limit waits (streams: backpressure on that connection
+/// only) or drops and counts (UDP), so a flooding face cannot fill the
+/// shared queue and delay every other face.
+pub const FACE_EVENT_CREDITS: usize = 256;
+
 /// Byte counters a face's tasks update and the forwarder reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FaceStats {
     /// Bytes received.
     pub in_bytes: AtomicU64,
     /// Bytes sent.
     pub out_bytes: AtomicU64,
-    /// Frames dropped by the face (malformed, send errors).
+    /// Frames dropped by the face (malformed, send errors, no credit).
     pub drops: AtomicU64,
+    /// Event-queue credits: taken by the receive task per packet, returned
+    /// by the forwarder once it has handled it.
+    pub credits: tokio::sync::Semaphore,
+}
+
+impl Default for FaceStats {
+    fn default() -> Self {
+        Self {
+            in_bytes: AtomicU64::new(0),
+            out_bytes: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+            credits: tokio::sync::Semaphore::new(FACE_EVENT_CREDITS),
+        }
+    }
+}
+
+impl FaceStats {
+    /// Waits for an event-queue credit (the forwarder returns it).
+    pub async fn acquire_credit(&self) {
+        if let Ok(p) = self.credits.acquire().await {
+            p.forget();
+        }
+    }
+
+    /// Takes a credit if one is free.
+    pub fn try_acquire_credit(&self) -> bool {
+        match self.credits.try_acquire() {
+            Ok(p) => {
+                p.forget();
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 /// What faces and embedders tell the forwarder task.
@@ -221,12 +261,19 @@ pub fn spawn(limits: ForwarderLimits) -> (ForwarderHandle, tokio::task::JoinHand
     (handle, join)
 }
 
+/// Longest a due timer (PIT expiry, upstream timeout) waits behind traffic:
+/// timers are checked between event batches at most this often, instead of
+/// after every batch.
+const TICK_GRANULARITY: Duration = Duration::from_millis(5);
+
 async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
     let cancel = core.handle.cancel.clone();
     let mut batch = Vec::with_capacity(256);
-    let mut next_tick: Option<Instant> = None;
+    let mut next_due = Instant::now() + Duration::from_secs(1);
+    // One timer, reset only after a tick (not re-armed per batch).
+    let sleep = tokio::time::sleep_until(next_due.into());
+    tokio::pin!(sleep);
     loop {
-        let sleep_until = next_tick.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -239,13 +286,28 @@ async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
                     core.handle_event(ev, now);
                 }
                 core.flush(now);
+                // New PIT entries may expire before the armed timer: tick
+                // within TICK_GRANULARITY (re-arming only when it moves earlier).
+                let due = now + TICK_GRANULARITY;
+                if due < next_due {
+                    next_due = due;
+                    sleep.as_mut().reset(next_due.into());
+                }
+                if now < next_due {
+                    continue;
+                }
             }
-            _ = tokio::time::sleep_until(sleep_until.into()) => {}
+            _ = &mut sleep => {}
         }
         let now = Instant::now();
-        next_tick = core.fwd.on_tick(now);
+        let next_tick = core.fwd.on_tick(now);
         core.mgmt.on_tick(&mut core.fwd, now);
         core.flush(now);
+        next_due = next_tick
+            .unwrap_or(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(1))
+            .max(now + Duration::from_millis(1));
+        sleep.as_mut().reset(next_due.into());
     }
     // Closing every face queue ends the send tasks.
     core.faces.clear();
@@ -254,8 +316,12 @@ async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
 impl Core {
     fn handle_event(&mut self, ev: Event, now: Instant) {
         match ev {
-            Event::Received { face, rx } => self.on_received(face, rx, now),
+            Event::Received { face, rx } => {
+                self.return_credit(face);
+                self.on_received(face, rx, now)
+            }
             Event::Malformed { face } => {
+                self.return_credit(face);
                 tracing::debug!(%face, "dropped a malformed packet");
                 self.fwd.count_drop(face);
             }
@@ -274,14 +340,28 @@ impl Core {
         }
     }
 
+    fn return_credit(&self, face: FaceId) {
+        if let Some(slot) = self.faces.get(&face) {
+            slot.stats.credits.add_permits(1);
+        }
+    }
+
     /// Removes a face, its routes and its queue.
     pub fn remove_face(&mut self, face: FaceId) {
-        if self.faces.remove(&face).is_some() {
-            tracing::info!(%face, "face down");
-        }
         self.mgmt.rib.remove_face(&mut self.fwd, face);
         self.mgmt.on_face_removed(face);
-        self.fwd.remove_face(face);
+        let info = self.fwd.remove_face(face);
+        if let Some(slot) = self.faces.remove(&face) {
+            let c = info.map(|i| i.counters).unwrap_or_default();
+            let face_drops = slot.stats.drops.load(Ordering::Relaxed);
+            tracing::info!(
+                %face,
+                in_interests = c.in_interests,
+                out_data = c.out_data,
+                drops = c.drops + face_drops,
+                "face down"
+            );
+        }
     }
 
     /// Delivers a management reply computed after its command was

@@ -9,6 +9,7 @@
 pub mod cs;
 pub mod dead_nonce_list;
 pub mod fib;
+pub mod id_map;
 pub mod pit;
 pub mod strategy_choice;
 

@@ -307,14 +307,26 @@ fn pit_capacity_bounds_a_flood() {
         ..ForwarderLimits::default()
     });
     f.add_face(CONSUMER, false);
+    f.add_face(CONSUMER2, false);
     f.add_face(UP1, false);
     f.fib.add_next_hop(&n("/"), UP1, 0);
     let t = Instant::now();
     for k in 0..1000u32 {
         f.on_incoming_interest(CONSUMER, interest(&format!("/flood/{k}"), k + 1), None, t);
     }
+    // One face gets half the table; the rest stays for the others.
+    assert_eq!(f.pit.len(), 50);
+    assert_eq!(f.counters.pit_full_drops, 950);
+    for k in 0..100u32 {
+        f.on_incoming_interest(
+            CONSUMER2,
+            interest(&format!("/other/{k}"), k + 5000),
+            None,
+            t,
+        );
+    }
     assert_eq!(f.pit.len(), 100);
-    assert_eq!(f.counters.pit_full_drops, 900);
+    assert_eq!(f.counters.pit_full_drops, 1000);
 }
 
 #[test]

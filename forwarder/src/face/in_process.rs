@@ -89,6 +89,7 @@ pub async fn connect(handle: &ForwarderHandle) -> Result<AppFace, Stopped> {
                 Ok(None) => continue,
                 Err(_) => Event::Malformed { face },
             };
+            stats.acquire_credit().await;
             if events.send(ev).await.is_err() {
                 break;
             }

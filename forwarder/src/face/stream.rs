@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::link_service::LinkService;
 use super::{FaceKind, FaceMeta, SEND_QUEUE};
-use crate::runtime::{send_loop, Event, FaceStats, ForwarderHandle, Stopped};
+use crate::runtime::{Event, FaceStats, ForwarderHandle, Stopped};
 use crate::FaceId;
 
 /// Starts a face over a connected stream; returns its id.
@@ -44,39 +44,37 @@ where
         })
         .await
         .map_err(|_| Stopped)?;
-    let (wtx, mut wrx) = mpsc::channel::<Vec<Bytes>>(4);
-    tokio::spawn(send_loop(
-        queue_rx,
-        LinkService::new(None),
-        stats.clone(),
-        move |frames| {
-            let wtx = wtx.clone();
-            async move {
-                wtx.send(frames)
-                    .await
-                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-            }
-        },
-    ));
-    // The writer owns the write half; it coalesces frames into one buffer.
+    // One send task: encodes what is queued (up to 256 kB) and writes it in
+    // one call. (A separate writer task cost two more wakeups per packet.)
+    let send_stats = stats.clone();
+    let mut queue_rx = queue_rx;
     tokio::spawn(async move {
+        let mut link = LinkService::new(None);
         let mut buf = BytesMut::with_capacity(64 * 1024);
-        while let Some(frames) = wrx.recv().await {
+        while let Some(first) = queue_rx.recv().await {
             buf.clear();
-            for f in frames {
-                buf.extend_from_slice(&f);
+            let mut next = Some(first);
+            while let Some(o) = next.take() {
+                match link.send(&o.packet, o.pit_token) {
+                    Ok(frames) => frames.iter().for_each(|f| buf.extend_from_slice(f)),
+                    Err(e) => {
+                        tracing::debug!(%face, error = %e, "cannot encode packet for face");
+                        send_stats.drops.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                if buf.len() < 256 * 1024 {
+                    next = queue_rx.try_recv().ok();
+                }
             }
-            while let Ok(more) = wrx.try_recv() {
-                for f in more {
-                    buf.extend_from_slice(&f);
-                }
-                if buf.len() > 256 * 1024 {
-                    break;
-                }
+            if buf.is_empty() {
+                continue;
             }
             if wr.write_all(&buf).await.is_err() {
                 break;
             }
+            send_stats
+                .out_bytes
+                .fetch_add(buf.len() as u64, Ordering::Relaxed);
         }
         let _ = wr.shutdown().await;
     });
@@ -90,7 +88,12 @@ where
             loop {
                 match picasso_tlv::wire::frame_len(&buf) {
                     Ok(Some(n)) => {
-                        let frame = buf.split_to(n).freeze();
+                        // A copy per frame: sharing the read buffer would make
+                        // every Bytes clone in the forwarder bump one hot
+                        // refcount across threads, and keep whole 64 kB
+                        // buffers alive for one PIT entry.
+                        let frame = Bytes::copy_from_slice(&buf[..n]);
+                        bytes::Buf::advance(&mut buf, n);
                         stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
                         let ev = match link.receive(frame, Instant::now()) {
                             Ok(Some(rx)) => Event::Received { face, rx },
@@ -100,6 +103,8 @@ where
                                 Event::Malformed { face }
                             }
                         };
+                        // Backpressure on this connection only.
+                        stats.acquire_credit().await;
                         if events.send(ev).await.is_err() {
                             break 'conn;
                         }
@@ -107,6 +112,7 @@ where
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(%face, error = %e, "stream lost framing; closing face");
+                        stats.acquire_credit().await;
                         let _ = events.send(Event::Malformed { face }).await;
                         break 'conn;
                     }

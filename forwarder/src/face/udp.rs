@@ -114,7 +114,12 @@ fn meta(
         kind: FaceKind::Udp,
         remote_uri: format!("udp4://{remote}"),
         local_uri: format!("udp4://{local}"),
-        scope: FaceScope::NON_LOCAL,
+        // As NFD's unicast UDP transport: a loopback peer is local.
+        scope: if remote.ip().is_loopback() {
+            FaceScope::LOCAL
+        } else {
+            FaceScope::NON_LOCAL
+        },
         persistency,
         link_type: LinkType::POINT_TO_POINT,
         mtu: Some(mtu),
@@ -181,10 +186,13 @@ async fn serve(
     let mut sweep =
         tokio::time::interval((config.idle_timeout / 4).max(Duration::from_millis(100)));
     let cancel = handle.cancel_token().clone();
-    loop {
+    // Once every UdpChannel handle is dropped the command queue is closed;
+    // polling it then would return at once, forever (a busy loop).
+    let mut commands_open = true;
+    'serve: loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            cmd = commands.recv() => match cmd {
+            cmd = commands.recv(), if commands_open => match cmd {
                 Some(Command::Connect { remote, reply }) => {
                     let alive = peers.get(&remote).is_some_and(|p| !p.sender.is_finished());
                     if !alive {
@@ -199,7 +207,7 @@ async fn serve(
                         let _ = reply.send(p.face);
                     }
                 }
-                None => {}
+                None => commands_open = false,
             },
             _ = sweep.tick() => {
                 let now = Instant::now();
@@ -219,31 +227,47 @@ async fn serve(
                 }
             }
             r = socket.recv_from(&mut buf) => {
-                let (n, remote) = match r {
-                    Ok(x) => x,
-                    // ICMP errors from earlier sends surface here; keep serving.
-                    Err(_) => continue,
-                };
-                let alive = peers.get(&remote).is_some_and(|p| !p.sender.is_finished());
-                if !alive {
-                    peers.remove(&remote);
-                    match new_peer(&handle, &socket, local, remote, FacePersistency::ON_DEMAND, &config).await {
-                        Some(p) => { peers.insert(remote, p); }
-                        None => break,
+                // Drain what is already queued on the socket (bounded)
+                // before going back to select: one wakeup, many datagrams.
+                let mut first = Some(r);
+                for _ in 0..64 {
+                    let r = match first.take() {
+                        Some(r) => r,
+                        None => socket.try_recv_from(&mut buf),
+                    };
+                    let (n, remote) = match r {
+                        Ok(x) => x,
+                        // WouldBlock, or an ICMP error from an earlier send:
+                        // back to waiting.
+                        Err(_) => break,
+                    };
+                    let alive = peers.get(&remote).is_some_and(|p| !p.sender.is_finished());
+                    if !alive {
+                        peers.remove(&remote);
+                        match new_peer(&handle, &socket, local, remote, FacePersistency::ON_DEMAND, &config).await {
+                            Some(p) => { peers.insert(remote, p); }
+                            None => break 'serve,
+                        }
                     }
-                }
-                let Some(p) = peers.get_mut(&remote) else { continue };
-                let now = Instant::now();
-                p.last_seen = now;
-                p.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                let frame = Bytes::copy_from_slice(&buf[..n]);
-                let ev = match p.link.receive(frame, now) {
-                    Ok(Some(rx)) => Event::Received { face: p.face, rx },
-                    Ok(None) => continue,
-                    Err(_) => Event::Malformed { face: p.face },
-                };
-                if handle.events().send(ev).await.is_err() {
-                    break;
+                    let Some(p) = peers.get_mut(&remote) else { continue };
+                    let now = Instant::now();
+                    p.last_seen = now;
+                    p.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    let frame = Bytes::copy_from_slice(&buf[..n]);
+                    let ev = match p.link.receive(frame, now) {
+                        Ok(Some(rx)) => Event::Received { face: p.face, rx },
+                        Ok(None) => continue,
+                        Err(_) => Event::Malformed { face: p.face },
+                    };
+                    // One socket serves every peer: a peer out of credit loses
+                    // the datagram (counted) instead of delaying the others.
+                    if !p.stats.try_acquire_credit() {
+                        p.stats.drops.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if handle.events().send(ev).await.is_err() {
+                        break 'serve;
+                    }
                 }
             }
         }
@@ -338,6 +362,10 @@ pub async fn multicast_face(
                 Ok(None) => continue,
                 Err(_) => Event::Malformed { face },
             };
+            if !stats.try_acquire_credit() {
+                stats.drops.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             if events.send(ev).await.is_err() {
                 break;
             }

@@ -6,7 +6,7 @@
 //! are dropped first), so a flood of distinct Interests cannot grow it.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use picasso_tlv::Name;
 #[derive(Debug)]
 pub struct DeadNonceList {
     /// Fingerprint of (name, nonce) → how many queue slots refer to it.
-    set: HashMap<u64, u32>,
+    set: super::id_map::IdMap<u64, u32>,
     /// Insertion order with insertion time, for expiry and the count bound.
     queue: VecDeque<(Instant, u64)>,
     lifetime: Duration,
@@ -27,7 +27,7 @@ impl DeadNonceList {
     /// A list holding at most `capacity` entries for `lifetime` each.
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         Self {
-            set: HashMap::new(),
+            set: Default::default(),
             queue: VecDeque::new(),
             lifetime,
             capacity: capacity.max(1),

@@ -4,7 +4,9 @@
 //! expiry.
 //!
 //! Bounded: at most `capacity` entries; an Interest that would exceed it is
-//! refused and the caller counts the drop. Expiry uses a timer heap with
+//! refused and the caller counts the drop. One face may create at most half
+//! of them ([`Pit::insert_from`]), so a face flooding distinct names cannot
+//! take the whole table from the others. Expiry uses a timer heap with
 //! lazy deletion, so expiring costs O(log n) per entry.
 
 use std::cmp::Reverse;
@@ -72,6 +74,8 @@ pub struct OutRecord {
 /// A PIT entry.
 #[derive(Debug, Clone)]
 pub struct PitEntry {
+    /// The face whose Interest created the entry (its quota is charged).
+    pub creator: FaceId,
     /// The entry's key.
     pub key: PitKey,
     /// The Interest's name.
@@ -192,13 +196,15 @@ impl PitEntry {
 pub struct Pit {
     entries: HashMap<PitKey, PitEntry>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
-    timer_keys: HashMap<u64, PitKey>,
+    timer_keys: super::id_map::IdMap<u64, PitKey>,
     next_timer: u64,
     capacity: usize,
     /// Longest name with a CanBePrefix entry, bounding prefix matches.
     max_prefix_len: usize,
     /// Number of entries with CanBePrefix (skip prefix probing when 0).
     n_can_be_prefix: usize,
+    /// Entries each face created (for the per-face quota).
+    created_by: super::id_map::IdMap<FaceId, usize>,
 }
 
 /// Why the PIT refused an Interest.
@@ -207,6 +213,14 @@ pub enum PitError {
     /// The table is at its capacity.
     #[error("PIT is full ({0} entries)")]
     Full(usize),
+    /// The face already created its share of the table.
+    #[error("face {face} holds its quota of {quota} PIT entries")]
+    FaceQuota {
+        /// The face.
+        face: FaceId,
+        /// Its quota.
+        quota: usize,
+    },
 }
 
 impl Pit {
@@ -215,12 +229,18 @@ impl Pit {
         Self {
             entries: HashMap::new(),
             timers: BinaryHeap::new(),
-            timer_keys: HashMap::new(),
+            timer_keys: Default::default(),
             next_timer: 0,
             capacity,
             max_prefix_len: 0,
             n_can_be_prefix: 0,
+            created_by: Default::default(),
         }
+    }
+
+    /// Most entries one face may create: half the table.
+    pub fn face_quota(&self) -> usize {
+        (self.capacity / 2).max(1)
     }
 
     /// Number of entries.
@@ -234,8 +254,20 @@ impl Pit {
     }
 
     /// Finds or creates the entry for `interest`; `true` when created.
+    /// No per-face quota (see [`Pit::insert_from`]).
     pub fn insert(
         &mut self,
+        interest: &Interest,
+        now: Instant,
+    ) -> Result<(&mut PitEntry, bool), PitError> {
+        self.insert_from(FaceId::INVALID, interest, now)
+    }
+
+    /// [`Pit::insert`] for an Interest from `face`, which may create at
+    /// most [`Pit::face_quota`] entries.
+    pub fn insert_from(
+        &mut self,
+        face: FaceId,
         interest: &Interest,
         now: Instant,
     ) -> Result<(&mut PitEntry, bool), PitError> {
@@ -245,6 +277,14 @@ impl Pit {
             if self.entries.len() >= self.capacity {
                 return Err(PitError::Full(self.capacity));
             }
+            if face != FaceId::INVALID {
+                let quota = self.face_quota();
+                let n = self.created_by.entry(face).or_insert(0);
+                if *n >= quota {
+                    return Err(PitError::FaceQuota { face, quota });
+                }
+                *n += 1;
+            }
             if key.can_be_prefix {
                 self.n_can_be_prefix += 1;
                 self.max_prefix_len = self.max_prefix_len.max(interest.name().len());
@@ -252,6 +292,7 @@ impl Pit {
             self.entries.insert(
                 key.clone(),
                 PitEntry {
+                    creator: face,
                     key: key.clone(),
                     name: interest.name().clone(),
                     in_records: Vec::new(),
@@ -289,6 +330,12 @@ impl Pit {
     /// Removes and returns the entry for `key`.
     pub fn remove(&mut self, key: &PitKey) -> Option<PitEntry> {
         let e = self.entries.remove(key)?;
+        if let Some(n) = self.created_by.get_mut(&e.creator) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.created_by.remove(&e.creator);
+            }
+        }
         if key.can_be_prefix {
             self.n_can_be_prefix -= 1;
             if self.n_can_be_prefix == 0 {
@@ -459,6 +506,31 @@ mod tests {
         let full = d.full_name().unwrap();
         pit.insert(&Interest::new(full).with_nonce(3), now).unwrap();
         assert_eq!(pit.find_data_matches(&d).len(), 3);
+    }
+
+    #[test]
+    fn one_face_creates_at_most_half_the_table() {
+        let t0 = Instant::now();
+        let mut pit = Pit::new(4);
+        let flood = FaceId(300);
+        for (s, n) in [("/f/1", 1), ("/f/2", 2)] {
+            pit.insert_from(flood, &interest(s, n), t0).unwrap();
+        }
+        assert_eq!(
+            pit.insert_from(flood, &interest("/f/3", 3), t0)
+                .unwrap_err(),
+            PitError::FaceQuota {
+                face: flood,
+                quota: 2
+            }
+        );
+        // Another face still gets entries, and joining an existing entry is free.
+        pit.insert_from(FaceId(301), &interest("/g", 4), t0)
+            .unwrap();
+        pit.insert_from(flood, &interest("/g", 5), t0).unwrap();
+        // Removing an entry returns the quota.
+        pit.remove(&PitKey::of(&interest("/f/1", 1))).unwrap();
+        pit.insert_from(flood, &interest("/f/3", 3), t0).unwrap();
     }
 
     #[test]

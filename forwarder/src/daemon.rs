@@ -1,0 +1,592 @@
+//! The forwarding daemon (`picasso fwd`) as a library: a [`Config`]
+//! (TOML, overridable by flags), [`Daemon::start`] that spawns the
+//! forwarder, its listeners and its neighbour faces, and [`Daemon::run`]
+//! that serves until a cancellation token fires, then stops every task and
+//! removes the Unix socket file. Embedders (the node, the orchestrator,
+//! tests) use the same code with their own token.
+//!
+//! ```text
+//!  Config ──► Daemon::start ──► runtime::spawn(limits)
+//!                 │                ├─ listen_unix  (guard removes the socket file)
+//!                 │                ├─ listen_tcp
+//!                 │                ├─ UdpChannel::bind ──► connect(neighbour) + routes
+//!                 │                └─ strategy choice per prefix
+//!                 └─► Daemon::run(shutdown) ── cancel ──► wait for the forwarder task
+//! ```
+//!
+//! It does not own routing between neighbours: a neighbour gets a UDP face
+//! and static routes for its configured prefixes; the routing engine hooks
+//! in through [`Daemon::neighbors`] and [`Daemon::handle`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use picasso_tlv::Name;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::face::stream::{listen_tcp, listen_unix, UnixListenerGuard};
+use crate::face::udp::{UdpChannel, UdpConfig};
+use crate::fw::ForwarderLimits;
+use crate::runtime::ForwarderHandle;
+use crate::table::cs::CsLimits;
+use crate::FaceId;
+
+/// NFD's default port for TCP and UDP faces.
+pub const DEFAULT_PORT: u16 = 6363;
+
+/// Why the daemon could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration is not valid TOML or has unknown keys.
+    #[error("invalid config: {0}")]
+    ParseConfig(#[from] toml::de::Error),
+    /// A configured value is invalid.
+    #[error("invalid config value {field}: {value:?}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// A listener could not be opened.
+    #[error("cannot listen on {what}: {source}")]
+    Listen {
+        /// The listener, e.g. `tcp 0.0.0.0:6363`.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The forwarder task stopped unexpectedly.
+    #[error("the forwarder stopped")]
+    Stopped,
+}
+
+/// Daemon configuration; every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Unix socket listener path; empty string disables it.
+    pub unix: String,
+    /// TCP listener address; empty string disables it.
+    pub tcp: String,
+    /// UDP listener address; empty string disables it (neighbours then use
+    /// an ephemeral port).
+    pub udp: String,
+    /// Table limits.
+    pub limits: Limits,
+    /// UDP faces.
+    pub udp_faces: UdpFaces,
+    /// Neighbours to open persistent UDP faces to.
+    pub neighbor: Vec<Neighbor>,
+    /// Strategy per prefix (NFD strategy names, e.g.
+    /// `/localhost/nfd/strategy/multicast`).
+    pub strategy: Vec<StrategyChoice>,
+    /// Serve management under `/localhop/nfd` as well (for neighbours).
+    pub localhop: bool,
+    /// Tokio worker threads; 0 runs everything on one thread (smallest RSS).
+    pub worker_threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            unix: crate::app::DEFAULT_SOCKET.to_string(),
+            tcp: format!("0.0.0.0:{DEFAULT_PORT}"),
+            udp: format!("0.0.0.0:{DEFAULT_PORT}"),
+            limits: Limits::default(),
+            udp_faces: UdpFaces::default(),
+            neighbor: Vec::new(),
+            strategy: Vec::new(),
+            localhop: false,
+            worker_threads: 0,
+        }
+    }
+}
+
+/// Table limits (bounded memory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Most PIT entries; further Interests are dropped and counted.
+    pub pit_entries: usize,
+    /// Most content store entries.
+    pub cs_entries: usize,
+    /// Most content store bytes (Data wire).
+    pub cs_bytes: usize,
+    /// Dead nonce list capacity.
+    pub dead_nonces: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let d = ForwarderLimits::default();
+        Self {
+            pit_entries: d.pit_entries,
+            cs_entries: d.cs.max_entries,
+            cs_bytes: d.cs.max_bytes,
+            dead_nonces: d.dead_nonces,
+        }
+    }
+}
+
+impl Limits {
+    /// As the forwarder's limits.
+    pub fn forwarder_limits(&self) -> ForwarderLimits {
+        ForwarderLimits {
+            pit_entries: self.pit_entries,
+            cs: CsLimits {
+                max_entries: self.cs_entries,
+                max_bytes: self.cs_bytes,
+            },
+            dead_nonces: self.dead_nonces,
+        }
+    }
+}
+
+/// UDP face settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UdpFaces {
+    /// Link MTU; larger packets are fragmented (NDNLPv2).
+    pub mtu: usize,
+    /// Seconds without traffic after which an on-demand face closes.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for UdpFaces {
+    fn default() -> Self {
+        let d = UdpConfig::default();
+        Self {
+            mtu: d.mtu,
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+        }
+    }
+}
+
+/// A neighbour forwarder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Neighbor {
+    /// `udp://HOST:PORT` (or `HOST:PORT`).
+    pub uri: String,
+    /// Prefixes routed to it (default `/`).
+    #[serde(default = "default_prefixes")]
+    pub prefixes: Vec<String>,
+    /// Route cost.
+    #[serde(default = "default_cost")]
+    pub cost: u64,
+}
+
+fn default_prefixes() -> Vec<String> {
+    vec!["/".to_string()]
+}
+
+fn default_cost() -> u64 {
+    10
+}
+
+impl Neighbor {
+    /// A neighbour at `uri` with a default route for `/`.
+    pub fn new(uri: &str) -> Self {
+        Self {
+            uri: uri.to_string(),
+            prefixes: default_prefixes(),
+            cost: default_cost(),
+        }
+    }
+
+    /// The neighbour's socket address (resolved).
+    pub fn addr(&self) -> Result<SocketAddr, DaemonError> {
+        let hostport = self
+            .uri
+            .strip_prefix("udp4://")
+            .or_else(|| self.uri.strip_prefix("udp://"))
+            .unwrap_or(&self.uri);
+        resolve(hostport).ok_or_else(|| DaemonError::Invalid {
+            field: "neighbor.uri",
+            value: self.uri.clone(),
+        })
+    }
+}
+
+/// A strategy for a prefix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StrategyChoice {
+    /// The prefix.
+    pub prefix: String,
+    /// The strategy name.
+    pub strategy: String,
+}
+
+fn resolve(hostport: &str) -> Option<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    hostport.to_socket_addrs().ok()?.next()
+}
+
+fn parse_name(field: &'static str, s: &str) -> Result<Name, DaemonError> {
+    Name::from_uri(s).map_err(|_| DaemonError::Invalid {
+        field,
+        value: s.to_string(),
+    })
+}
+
+impl Config {
+    /// Reads a TOML configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, DaemonError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DaemonError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Self, DaemonError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// The UDP face settings.
+    pub fn udp_config(&self) -> UdpConfig {
+        UdpConfig {
+            mtu: self.udp_faces.mtu,
+            idle_timeout: Duration::from_secs(self.udp_faces.idle_timeout_secs),
+        }
+    }
+}
+
+/// Where a started daemon listens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The Unix socket path.
+    pub unix: Option<PathBuf>,
+    /// The bound TCP address.
+    pub tcp: Option<SocketAddr>,
+    /// The bound UDP address.
+    pub udp: Option<SocketAddr>,
+}
+
+impl std::fmt::Display for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.unix {
+            parts.push(format!("unix={}", p.display()));
+        }
+        if let Some(a) = self.tcp {
+            parts.push(format!("tcp={a}"));
+        }
+        if let Some(a) = self.udp {
+            parts.push(format!("udp={a}"));
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// A running forwarding daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    handle: ForwarderHandle,
+    join: tokio::task::JoinHandle<()>,
+    endpoints: Endpoints,
+    udp: Option<UdpChannel>,
+    neighbors: Vec<(Neighbor, FaceId)>,
+    unix_guard: Option<UnixListenerGuard>,
+}
+
+impl Daemon {
+    /// Starts the forwarder, its listeners, strategies and neighbour faces.
+    pub async fn start(config: &Config) -> Result<Self, DaemonError> {
+        let (handle, join) = crate::runtime::spawn(config.limits.forwarder_limits());
+        let mut daemon = Daemon {
+            handle,
+            join,
+            endpoints: Endpoints::default(),
+            udp: None,
+            neighbors: Vec::new(),
+            unix_guard: None,
+        };
+        if let Err(e) = daemon.open(config).await {
+            daemon.handle.shutdown();
+            return Err(e);
+        }
+        Ok(daemon)
+    }
+
+    async fn open(&mut self, config: &Config) -> Result<(), DaemonError> {
+        // Validate everything before opening sockets.
+        let strategies = config
+            .strategy
+            .iter()
+            .map(|s| {
+                Ok((
+                    parse_name("strategy.prefix", &s.prefix)?,
+                    parse_name("strategy.strategy", &s.strategy)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, DaemonError>>()?;
+        let mut neighbors = Vec::new();
+        for n in &config.neighbor {
+            let prefixes = n
+                .prefixes
+                .iter()
+                .map(|p| parse_name("neighbor.prefixes", p))
+                .collect::<Result<Vec<_>, _>>()?;
+            neighbors.push((n.clone(), n.addr()?, prefixes));
+        }
+        let addr = |field: &'static str, s: &str| {
+            resolve(s).ok_or_else(|| DaemonError::Invalid {
+                field,
+                value: s.to_string(),
+            })
+        };
+        let localhop = config.localhop;
+        self.handle
+            .call(move |core| -> Result<(), DaemonError> {
+                for (prefix, strategy) in &strategies {
+                    core.fwd
+                        .set_strategy(prefix, strategy)
+                        .map_err(|_| DaemonError::Invalid {
+                            field: "strategy.strategy",
+                            value: strategy.to_uri(),
+                        })?;
+                }
+                if localhop {
+                    if let Ok(p) = Name::from_uri("/localhop/nfd") {
+                        core.fwd.fib.add_next_hop(&p, FaceId::INTERNAL, 0);
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|_| DaemonError::Stopped)??;
+
+        if !config.unix.is_empty() {
+            let path = PathBuf::from(&config.unix);
+            let guard = listen_unix(self.handle.clone(), &path)
+                .await
+                .map_err(|source| DaemonError::Listen {
+                    what: format!("unix {}", path.display()),
+                    source,
+                })?;
+            self.unix_guard = Some(guard);
+            self.endpoints.unix = Some(path);
+        }
+        if !config.tcp.is_empty() {
+            let a = addr("tcp", &config.tcp)?;
+            let local =
+                listen_tcp(self.handle.clone(), a)
+                    .await
+                    .map_err(|source| DaemonError::Listen {
+                        what: format!("tcp {a}"),
+                        source,
+                    })?;
+            self.endpoints.tcp = Some(local);
+        }
+        let udp_addr = if config.udp.is_empty() {
+            (!neighbors.is_empty()).then(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+        } else {
+            Some(addr("udp", &config.udp)?)
+        };
+        if let Some(a) = udp_addr {
+            let channel = UdpChannel::bind(self.handle.clone(), a, config.udp_config())
+                .await
+                .map_err(|source| DaemonError::Listen {
+                    what: format!("udp {a}"),
+                    source,
+                })?;
+            if !config.udp.is_empty() {
+                self.endpoints.udp = Some(channel.local);
+            }
+            self.udp = Some(channel);
+        }
+        for (n, remote, prefixes) in neighbors {
+            let face = self.add_neighbor(remote, &prefixes, n.cost).await?;
+            tracing::info!(neighbor = %n.uri, %face, "neighbour face up");
+            self.neighbors.push((n, face));
+        }
+        tracing::info!(endpoints = %self.endpoints, "forwarder ready");
+        Ok(())
+    }
+
+    /// Opens a persistent UDP face to `remote` and routes `prefixes` to it
+    /// (the hook the routing engine uses for neighbours it discovers).
+    pub async fn add_neighbor(
+        &self,
+        remote: SocketAddr,
+        prefixes: &[Name],
+        cost: u64,
+    ) -> Result<FaceId, DaemonError> {
+        let channel = self.udp.as_ref().ok_or(DaemonError::Stopped)?;
+        let face = channel
+            .connect(remote)
+            .await
+            .map_err(|source| DaemonError::Listen {
+                what: format!("udp neighbour {remote}"),
+                source,
+            })?;
+        for p in prefixes {
+            self.handle
+                .add_route(p.clone(), face, cost)
+                .await
+                .map_err(|_| DaemonError::Stopped)?;
+        }
+        Ok(face)
+    }
+
+    /// A handle to the forwarder (routes, faces, in-process apps).
+    pub fn handle(&self) -> &ForwarderHandle {
+        &self.handle
+    }
+
+    /// Where the daemon listens (with the ports actually bound).
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The UDP channel neighbours use (clone it to open faces after
+    /// [`Daemon::run`] has taken the daemon, e.g. from the routing engine).
+    pub fn udp_channel(&self) -> Option<&UdpChannel> {
+        self.udp.as_ref()
+    }
+
+    /// The configured neighbours and their faces.
+    pub fn neighbors(&self) -> &[(Neighbor, FaceId)] {
+        &self.neighbors
+    }
+
+    /// Serves until `shutdown` is cancelled (or the forwarder stops), then
+    /// stops every face, waits for the forwarder task and removes the
+    /// Unix socket file.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), DaemonError> {
+        let Daemon {
+            handle,
+            mut join,
+            unix_guard,
+            ..
+        } = self;
+        let stopped_early = tokio::select! {
+            _ = shutdown.cancelled() => false,
+            _ = &mut join => true,
+        };
+        handle.shutdown();
+        if !stopped_early {
+            // The forwarder task exits on the token; bounded wait.
+            let _ = tokio::time::timeout(Duration::from_secs(5), join).await;
+        }
+        // Let the face tasks observe the cancellation and close.
+        tokio::task::yield_now().await;
+        drop(unix_guard);
+        tracing::info!("forwarder stopped");
+        if stopped_early {
+            Err(DaemonError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Starts a daemon with `config` and serves until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    Daemon::start(&config).await?.run(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_default() {
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+        assert_eq!(Config::default().unix, "/run/nfd/nfd.sock");
+        assert_eq!(Config::default().tcp, "0.0.0.0:6363");
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let c = Config::from_toml(
+            r#"
+            unix = "/tmp/x.sock"
+            tcp = ""
+            udp = "127.0.0.1:0"
+            localhop = true
+            worker-threads = 2
+            [limits]
+            pit-entries = 10
+            cs-entries = 20
+            cs-bytes = 30
+            [udp-faces]
+            mtu = 1200
+            idle-timeout-secs = 5
+            [[neighbor]]
+            uri = "udp://127.0.0.1:6364"
+            prefixes = ["/a", "/b"]
+            [[strategy]]
+            prefix = "/picasso/svc"
+            strategy = "/localhost/nfd/strategy/multicast"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.limits.pit_entries, 10);
+        assert_eq!(c.limits.forwarder_limits().cs.max_bytes, 30);
+        assert_eq!(c.udp_config().mtu, 1200);
+        assert_eq!(c.neighbor[0].cost, 10);
+        assert_eq!(
+            c.neighbor[0].addr().unwrap(),
+            "127.0.0.1:6364".parse().unwrap()
+        );
+        assert!(c.localhop);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = Config::from_toml("pit = 3").unwrap_err();
+        assert!(e.to_string().contains("pit"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn starts_and_stops_removing_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("nfd.sock");
+        let config = Config {
+            unix: sock.display().to_string(),
+            tcp: "127.0.0.1:0".into(),
+            udp: "127.0.0.1:0".into(),
+            ..Config::default()
+        };
+        let d = Daemon::start(&config).await.unwrap();
+        assert!(sock.exists());
+        assert_ne!(d.endpoints().tcp.unwrap().port(), 0);
+        let token = CancellationToken::new();
+        let t = token.clone();
+        let run = tokio::spawn(d.run(t));
+        token.cancel();
+        run.await.unwrap().unwrap();
+        assert!(!sock.exists());
+    }
+
+    #[tokio::test]
+    async fn a_bad_strategy_is_refused() {
+        let config = Config {
+            unix: String::new(),
+            tcp: String::new(),
+            udp: String::new(),
+            strategy: vec![StrategyChoice {
+                prefix: "/a".into(),
+                strategy: "/no/such/strategy".into(),
+            }],
+            ..Config::default()
+        };
+        let e = Daemon::start(&config).await.unwrap_err();
+        assert!(e.to_string().contains("/no/such/strategy"), "{e}");
+    }
+}

@@ -1,0 +1,188 @@
+//! Starting `picasso` processes for the end-to-end tests: a forwarder on
+//! temp-dir sockets and port 0 (its `ready …` line says where it listens),
+//! killed when dropped, its stderr collected.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+
+/// The `picasso` binary under test.
+pub const PICASSO: &str = env!("CARGO_BIN_EXE_picasso");
+
+/// A child process killed on drop, with its stderr collected.
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    /// Everything it wrote to stderr so far.
+    pub stderr: Arc<Mutex<String>>,
+    /// Lines it wrote to stdout.
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Starts `picasso ARGS` with `env`.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(PICASSO);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("cannot start picasso")?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().context("no stderr")?;
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    // Keep the last 1 MB only.
+                    if s.len() > 2 << 20 {
+                        let cut = s.len() - (1 << 20);
+                        let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                        s.drain(..cut);
+                    }
+                }
+            }
+        });
+        let out = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            stderr,
+            stdout: rx,
+        })
+    }
+
+    /// The next stdout line, within `timeout`.
+    pub fn line(&self, timeout: Duration) -> anyhow::Result<String> {
+        self.stdout.recv_timeout(timeout).map_err(|_| {
+            anyhow!(
+                "no output line within {timeout:?}; stderr:\n{}",
+                self.stderr_text()
+            )
+        })
+    }
+
+    /// What it wrote to stderr.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()?;
+        anyhow::ensure!(st.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no exit within {timeout:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Resident memory in kB (VmRSS).
+    pub fn rss_kb(&self) -> anyhow::Result<u64> {
+        rss_kb(self.pid())
+    }
+}
+
+/// VmRSS of a process in kB.
+pub fn rss_kb(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")
+}
+
+/// A running `picasso fwd` and where it listens.
+pub struct Fwd {
+    /// The process.
+    pub proc: Proc,
+    /// Its Unix socket.
+    pub unix: PathBuf,
+    /// Its TCP address, if enabled.
+    pub tcp: Option<SocketAddr>,
+    /// Its UDP address, if enabled.
+    pub udp: Option<SocketAddr>,
+}
+
+impl Fwd {
+    /// Starts a forwarder on `dir/name.sock`, TCP and UDP on 127.0.0.1 port
+    /// 0, with extra flags.
+    pub fn start(dir: &Path, name: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let unix = dir.join(format!("{name}.sock"));
+        let unix_s = unix.display().to_string();
+        let mut args = vec![
+            "fwd",
+            "--unix",
+            &unix_s,
+            "--tcp",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        let proc = Proc::start(&args, &[("RUST_LOG", "info")])?;
+        let line = proc.line(Duration::from_secs(20))?;
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+        };
+        anyhow::ensure!(line.starts_with("ready"), "unexpected first line {line:?}");
+        Ok(Self {
+            tcp: field("tcp="),
+            udp: field("udp="),
+            unix,
+            proc,
+        })
+    }
+
+    /// `unix:PATH` for `--fwd`.
+    pub fn unix_face(&self) -> String {
+        format!("unix:{}", self.unix.display())
+    }
+}
