@@ -264,7 +264,9 @@ impl Component {
             }
             _ => {}
         }
-        if let Some(n) = self.as_number() {
+        // Only the shortest NNI form prints as `seg=n` etc.: any other form
+        // would parse back to the shortest one, a different component.
+        if let Some(n) = self.as_number().filter(|n| wire::nni_len(*n) == v.len()) {
             let prefix = match self.typ {
                 SEGMENT_COMPONENT => "seg",
                 BYTE_OFFSET_COMPONENT => "off",
