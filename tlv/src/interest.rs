@@ -214,15 +214,7 @@ impl Interest {
     pub fn name_without_params_digest(&self) -> Name {
         match params_digest_index(&self.name) {
             Some(i) if i + 1 == self.name.len() => self.name.prefix(i),
-            Some(i) => Name::from_components(
-                &self
-                    .name
-                    .components()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, c)| c)
-                    .collect::<Vec<_>>(),
-            ),
+            Some(i) => splice_component(&self.name, i, None),
             None => self.name.clone(),
         }
     }
@@ -599,15 +591,25 @@ fn with_params_digest(name: &Name, digest: [u8; 32]) -> Name {
     let comp = Component::params_digest(digest);
     match params_digest_index(name) {
         None => name.append(&comp),
-        Some(i) => {
-            let comps: Vec<Component> = name
-                .components()
-                .enumerate()
-                .map(|(j, c)| if j == i { comp.clone() } else { c })
-                .collect();
-            Name::from_components(&comps)
-        }
+        Some(i) => splice_component(name, i, Some(&comp)),
     }
+}
+
+/// `name` with component `i` replaced by `with` (or removed), every other
+/// component kept byte for byte: re-encoding them could change a name that
+/// arrived with non-shortest TLV-LENGTHs, and the name is its wire bytes.
+fn splice_component(name: &Name, i: usize, with: Option<&Component>) -> Name {
+    let head = name.prefix_value(i);
+    let tail = &name.value()[name.prefix_value(i + 1).len()..];
+    let mut b = BytesMut::with_capacity(name.value().len() + with.map_or(0, |c| c.wire_len()));
+    b.extend_from_slice(head);
+    if let Some(c) = with {
+        c.encode_to(&mut b);
+    }
+    b.extend_from_slice(tail);
+    // Invariant: `head` and `tail` are whole validated components of `name`
+    // and `with` is a valid component, so the result always decodes.
+    Name::from_value(b.freeze()).expect("spliced name is valid")
 }
 
 fn decode_forwarding_hint(value: Bytes) -> Result<Vec<Name>, DecodeError> {
@@ -788,5 +790,41 @@ mod tests {
         forged.signed = Bytes::from_static(b"other");
         assert!(forged.verify(&Verifier::DigestSha256).is_err());
         assert!(Interest::new(name("/a/b")).command_signature().is_none());
+    }
+
+    /// Found by the `packet` fuzz target: a name component with a
+    /// non-shortest TLV-LENGTH (`0A FD 00 00`, type 10, length 0) in an
+    /// Interest with ApplicationParameters. Re-encoding rebuilt the name from
+    /// its components (shortest form), so the re-encoded Interest carried a
+    /// different name than the decoded one.
+    #[test]
+    fn test_reencode_keeps_non_shortest_name_bytes() {
+        const WIRE: &[u8] = &[
+            0x05, 0x89, 0x07, 0x40, 0x08, 0x07, 0x70, 0x69, 0x63, 0x61, 0x73, 0x73, 0x6F, 0x08,
+            0x03, 0x63, 0x6D, 0x64, 0x08, 0x04, 0x73, 0x74, 0x6F, 0x70, 0x02, 0x20, 0xFB, 0x1B,
+            0xA9, 0xB1, 0xFD, 0x1C, 0x40, 0xD1, 0x89, 0x65, 0x4A, 0x7C, 0x92, 0xC9, 0x32, 0x24,
+            0x2A, 0x4A, 0x18, 0x76, 0xBD, 0x2F, 0x75, 0x52, 0xAF, 0x90, 0x3A, 0x70, 0x0A, 0x84,
+            0x25, 0x99, 0x0A, 0xFD, 0x00, 0x00, 0x06, 0x04, 0x0C, 0x02, 0x30, 0x01, 0x24, 0x06,
+            0x73, 0x76, 0x63, 0x3D, 0x53, 0x31, 0x2C, 0x1B, 0x1B, 0x01, 0x04, 0x1C, 0x16, 0x07,
+            0x14, 0x08, 0x07, 0x70, 0x69, 0x63, 0x61, 0x73, 0x73, 0x6F, 0x08, 0x03, 0x4B, 0x45,
+            0x59, 0x08, 0x04, 0x68, 0x6D, 0x61, 0x63, 0x2E, 0x20, 0x05, 0x79, 0x26, 0x42, 0x79,
+            0xDE, 0xAF, 0x36, 0x72, 0xE5, 0x6C, 0x51, 0xCB, 0x9A, 0x69, 0xA3, 0x5F, 0xA0, 0xF7,
+            0x9F, 0x2E, 0xC6, 0x17, 0x3E, 0x1C, 0xB5, 0xC1, 0x23, 0x4A, 0xC2, 0xDC, 0x1A,
+        ];
+        let d = Interest::decode(Bytes::from_static(WIRE)).unwrap();
+        let mut fresh = d.clone();
+        fresh.set_hop_limit(d.hop_limit());
+        let again = Interest::decode(fresh.encode()).unwrap();
+        assert_eq!(again.name(), d.name());
+        assert_eq!(again.app_params(), d.app_params());
+        assert_eq!(again.signature_info(), d.signature_info());
+        assert_eq!(
+            d.name_without_params_digest().value()[..],
+            d.name().value()[..20]
+                .iter()
+                .chain(&d.name().value()[20 + 34..])
+                .copied()
+                .collect::<Vec<u8>>()[..]
+        );
     }
 }
