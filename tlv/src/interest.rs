@@ -40,7 +40,9 @@ pub struct Interest {
     lifetime_ms: Option<u64>,
     hop_limit: Option<u8>,
     app_params: Option<Bytes>,
-    signature_info: Option<SignatureInfo>,
+    /// Boxed: most Interests are unsigned, and a smaller struct is cheaper
+    /// to move on the decode path.
+    signature_info: Option<Box<SignatureInfo>>,
     signature_value: Option<Bytes>,
     /// The packet as received or last encoded; `None` after a change.
     wire: Option<Bytes>,
@@ -119,7 +121,7 @@ impl Interest {
     }
     /// InterestSignatureInfo.
     pub fn signature_info(&self) -> Option<&SignatureInfo> {
-        self.signature_info.as_ref()
+        self.signature_info.as_deref()
     }
     /// InterestSignatureValue (TLV-VALUE).
     pub fn signature_value(&self) -> Option<&Bytes> {
@@ -222,22 +224,38 @@ impl Interest {
     /// Decodes an Interest from its whole wire encoding (the input is kept
     /// as [`cached_wire`](Self::cached_wire)).
     pub fn decode(wire: Bytes) -> Result<Self, DecodeError> {
-        let outer = wire::read_single(wire.clone())?;
-        if outer.typ != INTEREST {
+        // Spans rather than sliced `Bytes` until a field keeps bytes: every
+        // slice is a reference-count round trip, and this is the hot path.
+        let (typ, range) = wire::single_span(&wire)?;
+        if typ != INTEREST {
             return Err(DecodeError::UnexpectedType {
                 expected: INTEREST,
-                found: outer.typ,
+                found: typ,
             });
         }
-        let mut i = Self::decode_value(outer.value)?;
+        let mut i = Self::decode_value(wire.slice(range))?;
         i.wire = Some(wire);
         Ok(i)
     }
 
+    #[inline]
     fn decode_value(value: Bytes) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(value.clone());
-        let name_el = r.expect(NAME)?;
-        let mut it = Interest::new(Name::from_value(name_el.value)?);
+        let mut r = Reader::new(value);
+        if r.is_empty() {
+            return Err(DecodeError::Missing(NAME));
+        }
+        let (typ, name_range) = r.read_span()?;
+        if typ != NAME {
+            return Err(DecodeError::UnexpectedType {
+                expected: NAME,
+                found: typ,
+            });
+        }
+        let (name, digest_idx) = Name::from_value_finding(
+            r.buffer().slice(name_range),
+            PARAMETERS_SHA256_DIGEST_COMPONENT,
+        )?;
+        let mut it = Interest::new(name);
         // Position of each known element in the spec's order; an element that
         // appears after a later one is out of order (spec §4: "critical →
         // invalid, non-critical → ignored").
@@ -260,55 +278,57 @@ impl Interest {
         let mut params_start = None;
         let mut sig_value_start = None;
         while !r.is_empty() {
-            let start = value.len() - r.remaining();
-            let e = r.read()?;
-            let pos = match order(e.typ) {
+            let start = r.position();
+            let (typ, range) = r.read_span()?;
+            let value = r.buffer();
+            let pos = match order(typ) {
                 Some(p) if p > last => p,
                 Some(_) | None => {
-                    if e.typ == IGNORED || !wire::is_critical(e.typ) {
+                    if typ == IGNORED || !wire::is_critical(typ) {
                         continue;
                     }
-                    return Err(match order(e.typ) {
+                    return Err(match order(typ) {
                         Some(_) => DecodeError::Invalid {
                             field: "Interest",
                             reason: "element out of order or repeated",
                         },
-                        None => DecodeError::UnknownCritical(e.typ),
+                        None => DecodeError::UnknownCritical(typ),
                     });
                 }
             };
             last = pos;
-            match e.typ {
+            match typ {
                 CAN_BE_PREFIX => it.can_be_prefix = true,
                 MUST_BE_FRESH => it.must_be_fresh = true,
-                FORWARDING_HINT => it.forwarding_hint = decode_forwarding_hint(e.value)?,
+                FORWARDING_HINT => it.forwarding_hint = decode_forwarding_hint(value.slice(range))?,
                 NONCE => {
-                    let b: [u8; 4] = e.value[..].try_into().map_err(|_| DecodeError::Invalid {
+                    let b: [u8; 4] = value[range].try_into().map_err(|_| DecodeError::Invalid {
                         field: "Nonce",
                         reason: "must be 4 octets",
                     })?;
                     it.nonce = Some(u32::from_be_bytes(b));
                 }
-                INTEREST_LIFETIME => it.lifetime_ms = Some(e.nni()?),
+                INTEREST_LIFETIME => it.lifetime_ms = Some(wire::decode_nni(&value[range])?),
                 HOP_LIMIT => {
-                    if e.value.len() != 1 {
+                    if range.len() != 1 {
                         return Err(DecodeError::Invalid {
                             field: "HopLimit",
                             reason: "must be 1 octet",
                         });
                     }
-                    it.hop_limit = Some(e.value[0]);
+                    it.hop_limit = Some(value[range.start]);
                 }
                 APPLICATION_PARAMETERS => {
                     params_start = Some(start);
-                    it.app_params = Some(e.value);
+                    it.app_params = Some(value.slice(range));
                 }
                 INTEREST_SIGNATURE_INFO => {
-                    it.signature_info = Some(SignatureInfo::decode_value(e.value)?)
+                    it.signature_info =
+                        Some(Box::new(SignatureInfo::decode_value(value.slice(range))?))
                 }
                 _ => {
                     sig_value_start = Some(start);
-                    it.signature_value = Some(e.value)
+                    it.signature_value = Some(value.slice(range))
                 }
             }
         }
@@ -325,10 +345,9 @@ impl Interest {
             });
         }
         // §4.2.4: the digest covers ApplicationParameters up to the end.
-        let digest_idx = params_digest_index(&it.name);
         match (params_start, digest_idx) {
             (Some(s), Some(i)) => {
-                let d = signature::sha256(&[&value[s..]]);
+                let d = signature::sha256(&[&r.buffer()[s..]]);
                 let c = it.name.get(i).ok_or(DecodeError::Truncated)?;
                 if c.value()[..] != d[..] {
                     return Err(DecodeError::Invalid {
@@ -462,7 +481,7 @@ impl Interest {
         if self.app_params.is_none() {
             self.app_params = Some(Bytes::new());
         }
-        self.signature_info = Some(info);
+        self.signature_info = Some(Box::new(info));
         self.signature_value = None;
         self.wire = None;
         let sig = {
@@ -581,8 +600,7 @@ impl CommandSignature {
 }
 
 fn params_digest_index(name: &Name) -> Option<usize> {
-    name.components()
-        .position(|c| c.typ() == PARAMETERS_SHA256_DIGEST_COMPONENT)
+    name.position_of_type(PARAMETERS_SHA256_DIGEST_COMPONENT)
 }
 
 /// `name` with its ParametersSha256DigestComponent set to `digest`:

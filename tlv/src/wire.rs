@@ -208,6 +208,26 @@ impl Reader {
         Ok((typ, p, end, start))
     }
 
+    /// Reads the next element's type and the range of its value in
+    /// [`buffer`](Self::buffer), without slicing (no reference counting).
+    #[inline]
+    pub fn read_span(&mut self) -> Result<(u64, std::ops::Range<usize>), DecodeError> {
+        let (typ, vs, ve, _) = self.read_bounds()?;
+        Ok((typ, vs..ve))
+    }
+
+    /// The buffer being read.
+    #[inline]
+    pub fn buffer(&self) -> &Bytes {
+        &self.buf
+    }
+
+    /// Offset of the next element in [`buffer`](Self::buffer).
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Reads the next element.
     #[inline]
     pub fn read(&mut self) -> Result<Element, DecodeError> {
@@ -240,6 +260,27 @@ impl Reader {
         }
         Ok(e)
     }
+}
+
+/// The type and value range of exactly one TLV element spanning all of
+/// `buf` (trailing bytes are an error), without slicing.
+#[inline]
+pub fn single_span(buf: &[u8]) -> Result<(u64, std::ops::Range<usize>), DecodeError> {
+    let mut p = 0;
+    let typ = read_varnum(buf, &mut p)?;
+    let len = read_varnum(buf, &mut p)?;
+    let remaining = (buf.len() - p) as u64;
+    if len > remaining {
+        return Err(DecodeError::LengthExceeds {
+            typ,
+            len,
+            remaining,
+        });
+    }
+    if len < remaining {
+        return Err(DecodeError::TrailingBytes((remaining - len) as usize));
+    }
+    Ok((typ, p..buf.len()))
 }
 
 /// Reads exactly one TLV element spanning all of `buf` (trailing bytes are an error).
