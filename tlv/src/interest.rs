@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::signature::{self, SignatureError, SignatureInfo, Signer, Verifier};
 use crate::types::*;
-use crate::wire::{self, Reader};
+use crate::wire::{self, Reader, SpanReader};
 use crate::{Component, DecodeError, Name};
 
 /// InterestLifetime when the element is absent (spec §4.2.5: 4 seconds).
@@ -233,28 +233,18 @@ impl Interest {
                 found: typ,
             });
         }
-        let mut i = Self::decode_value(wire.slice(range))?;
+        let mut i = Self::decode_value(&wire, range)?;
         i.wire = Some(wire);
         Ok(i)
     }
 
     #[inline]
-    fn decode_value(value: Bytes) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(value);
-        if r.is_empty() {
-            return Err(DecodeError::Missing(NAME));
-        }
-        let (typ, name_range) = r.read_span()?;
-        if typ != NAME {
-            return Err(DecodeError::UnexpectedType {
-                expected: NAME,
-                found: typ,
-            });
-        }
-        let (name, digest_idx) = Name::from_value_finding(
-            r.buffer().slice(name_range),
-            PARAMETERS_SHA256_DIGEST_COMPONENT,
-        )?;
+    fn decode_value(wire: &Bytes, value: std::ops::Range<usize>) -> Result<Self, DecodeError> {
+        let value_end = value.end;
+        let mut r = SpanReader::new(wire, value);
+        let name_range = r.expect(NAME)?;
+        let (name, digest_idx) =
+            Name::from_value_finding(wire.slice(name_range), PARAMETERS_SHA256_DIGEST_COMPONENT)?;
         let mut it = Interest::new(name);
         // Position of each known element in the spec's order; an element that
         // appears after a later one is out of order (spec §4: "critical →
@@ -279,8 +269,8 @@ impl Interest {
         let mut sig_value_start = None;
         while !r.is_empty() {
             let start = r.position();
-            let (typ, range) = r.read_span()?;
-            let value = r.buffer();
+            let (typ, range) = r.read()?;
+            let value = wire;
             let pos = match order(typ) {
                 Some(p) if p > last => p,
                 Some(_) | None => {
@@ -323,8 +313,7 @@ impl Interest {
                     it.app_params = Some(value.slice(range));
                 }
                 INTEREST_SIGNATURE_INFO => {
-                    it.signature_info =
-                        Some(Box::new(SignatureInfo::decode_value(value.slice(range))?))
+                    it.signature_info = Some(Box::new(SignatureInfo::decode_in(value, range)?))
                 }
                 _ => {
                     sig_value_start = Some(start);
@@ -347,7 +336,7 @@ impl Interest {
         // §4.2.4: the digest covers ApplicationParameters up to the end.
         match (params_start, digest_idx) {
             (Some(s), Some(i)) => {
-                let d = signature::sha256(&[&r.buffer()[s..]]);
+                let d = signature::sha256(&[&wire[s..value_end]]);
                 let c = it.name.get(i).ok_or(DecodeError::Truncated)?;
                 if c.value()[..] != d[..] {
                     return Err(DecodeError::Invalid {
