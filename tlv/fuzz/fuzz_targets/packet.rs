@@ -1,13 +1,14 @@
 //! Outer type dispatch over arbitrary bytes, as a face's receive path does:
-//! Interest, Data or LpPacket. Whatever decodes is encoded afresh and decoded
+//! Interest, Data or LpPacket (and the Interest or Data in an unfragmented
+//! LpPacket's Fragment). Whatever decodes is encoded afresh and decoded
 //! again, and the two decodings must agree field by field.
 
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use picasso_tlv::types::{DATA, INTEREST};
-use picasso_tlv::{wire, Data, Interest, Name, Signer};
+use picasso_tlv::types::{DATA, INTEREST, LP_PACKET};
+use picasso_tlv::{wire, Data, Interest, LpPacket, Name, Signer};
 
 fn interest(w: Bytes) {
     let Ok(i) = Interest::decode(w.clone()) else {
@@ -56,6 +57,26 @@ fn data(w: Bytes) {
     assert_eq!(again, fresh);
 }
 
+fn lp_packet(w: Bytes) {
+    let Ok(lp) = LpPacket::decode(w) else {
+        return;
+    };
+    let w2 = lp.encode();
+    assert_eq!(w2.len(), lp.wire_len());
+    let again = LpPacket::decode(w2.clone()).expect("re-encoded LpPacket decodes");
+    assert_eq!(again, lp);
+    assert_eq!(again.encode(), w2, "canonical encoding is a fixed point");
+    let _ = (lp.is_nack(), lp.nack_reason(), lp.encode_for_link());
+    // A whole network-layer packet in the Fragment goes up the stack.
+    if let (Some(frag), false) = (&lp.fragment, lp.is_fragmented()) {
+        match wire::single_span(frag).map(|(t, _)| t) {
+            Ok(INTEREST) => interest(frag.clone()),
+            Ok(DATA) => data(frag.clone()),
+            _ => {}
+        }
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     let w = Bytes::copy_from_slice(input);
     let Ok(outer) = wire::read_single(w.clone()) else {
@@ -66,6 +87,7 @@ fuzz_target!(|input: &[u8]| {
     match outer.typ {
         INTEREST => interest(w),
         DATA => data(w),
+        LP_PACKET => lp_packet(w),
         _ => {
             if let Ok(n) = Name::decode(w) {
                 assert_eq!(Name::decode(n.to_wire()).expect("name re-decodes"), n);
