@@ -40,9 +40,7 @@ pub struct Interest {
     lifetime_ms: Option<u64>,
     hop_limit: Option<u8>,
     app_params: Option<Bytes>,
-    /// Boxed: most Interests are unsigned, and a smaller struct is cheaper
-    /// to move on the decode path.
-    signature_info: Option<Box<SignatureInfo>>,
+    signature_info: Option<SignatureInfo>,
     signature_value: Option<Bytes>,
     /// The packet as received or last encoded; `None` after a change.
     wire: Option<Bytes>,
@@ -121,7 +119,7 @@ impl Interest {
     }
     /// InterestSignatureInfo.
     pub fn signature_info(&self) -> Option<&SignatureInfo> {
-        self.signature_info.as_deref()
+        self.signature_info.as_ref()
     }
     /// InterestSignatureValue (TLV-VALUE).
     pub fn signature_value(&self) -> Option<&Bytes> {
@@ -313,7 +311,7 @@ impl Interest {
                     it.app_params = Some(value.slice(range));
                 }
                 INTEREST_SIGNATURE_INFO => {
-                    it.signature_info = Some(Box::new(SignatureInfo::decode_in(value, range)?))
+                    it.signature_info = Some(SignatureInfo::decode_in(value, range)?)
                 }
                 _ => {
                     sig_value_start = Some(start);
@@ -470,7 +468,7 @@ impl Interest {
         if self.app_params.is_none() {
             self.app_params = Some(Bytes::new());
         }
-        self.signature_info = Some(Box::new(info));
+        self.signature_info = Some(info);
         self.signature_value = None;
         self.wire = None;
         let sig = {
