@@ -518,3 +518,260 @@ fn uri_number_convention_needs_shortest_nni() {
     assert_eq!(Name::from_uri(&n.to_uri()).unwrap(), n);
     assert_eq!(Name::from_uri("/seg=1").unwrap().to_uri(), "/seg=1");
 }
+
+// ---------------------------------------------------------------------------
+// NDNLPv2 reassembly and NFD management datasets. (LpPacket and
+// ControlParameters/ControlResponse/RibEntry round trips live next to their
+// code in lp.rs and mgmt.rs.)
+
+mod lp_and_mgmt {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use picasso_tlv::lp::{self, Reassembler, ReassemblerConfig};
+    use picasso_tlv::mgmt::{
+        self, CsInfo, FacePersistency, FaceScope, FaceStatus, FibEntry, ForwarderStatus, LinkType,
+        MgmtTlv, NextHopRecord, StrategyChoice,
+    };
+    use picasso_tlv::LpPacket;
+
+    const CONFIG: ReassemblerConfig = ReassemblerConfig {
+        max_fragments: 8,
+        max_partial_packets: 3,
+        max_buffered_bytes: 1000,
+        timeout: Duration::from_millis(500),
+    };
+
+    /// One step of a link: a fragment (real or made up) from a peer, after a pause.
+    #[derive(Debug, Clone)]
+    struct Step {
+        peer: u64,
+        pause_ms: u64,
+        lp: LpPacket,
+    }
+
+    fn arb_fragment() -> impl Strategy<Value = LpPacket> {
+        (
+            proptest::option::of(0u64..6),
+            proptest::option::of(0u64..6),
+            proptest::option::of(0u64..10),
+            proptest::option::of(arb_bytes(400)),
+        )
+            .prop_map(|(frag_index, frag_count, sequence, fragment)| LpPacket {
+                frag_index,
+                frag_count,
+                sequence,
+                fragment,
+                ..LpPacket::default()
+            })
+    }
+
+    fn arb_steps() -> impl Strategy<Value = Vec<Step>> {
+        // Real fragments of a packet, plus made-up ones, in any order.
+        (
+            arb_bytes(1500),
+            60usize..400,
+            vec(arb_fragment(), 0..20),
+            vec((0u64..3, 0u64..300), 0..40),
+        )
+            .prop_flat_map(|(payload, mtu, junk, timing)| {
+                let mut lps: Vec<LpPacket> = lp::fragment_network_packet(payload, mtu, 0)
+                    .map(|f| {
+                        f.into_iter()
+                            .map(|w| LpPacket::decode(w).unwrap())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                lps.extend(junk);
+                let n = lps.len();
+                (
+                    Just(lps),
+                    Just(timing),
+                    proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 0..=n).prop_shuffle(),
+                )
+            })
+            .prop_map(|(lps, timing, order)| {
+                order
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, k)| {
+                        let (peer, pause_ms) = timing.get(i).copied().unwrap_or((0, 0));
+                        Step {
+                            peer,
+                            pause_ms,
+                            lp: lps[k].clone(),
+                        }
+                    })
+                    .collect()
+            })
+    }
+
+    fn arb_name_small() -> impl Strategy<Value = Name> {
+        vec(arb_component(), 0..4).prop_map(|c| Name::from_components(&c))
+    }
+
+    prop_compose! {
+        fn arb_face_status()(
+            ids in vec(any::<u64>(), 13),
+            uri in "[ -~]{0,24}",
+            local_uri in "[ -~]{0,24}",
+            expiration in proptest::option::of(any::<u32>()),
+            base in proptest::option::of(any::<u64>()),
+            threshold in proptest::option::of(any::<u64>()),
+            mtu in proptest::option::of(any::<u64>()),
+        ) -> FaceStatus {
+            FaceStatus {
+                face_id: ids[0],
+                uri,
+                local_uri,
+                expiration_period: expiration.map(|ms| Duration::from_millis(u64::from(ms))),
+                face_scope: FaceScope(ids[1] % 2),
+                face_persistency: FacePersistency(ids[2] % 3),
+                link_type: LinkType(ids[3] % 3),
+                base_congestion_marking_interval: base.map(Duration::from_nanos),
+                default_congestion_threshold: threshold,
+                mtu,
+                n_in_interests: ids[4],
+                n_in_data: ids[5],
+                n_in_nacks: ids[6],
+                n_out_interests: ids[7],
+                n_out_data: ids[8],
+                n_out_nacks: ids[9],
+                n_in_bytes: ids[10],
+                n_out_bytes: ids[11],
+                flags: ids[12],
+            }
+        }
+    }
+
+    prop_compose! {
+        fn arb_forwarder_status()(
+            version in "[ -~]{0,24}",
+            n in vec(any::<u64>(), 14),
+        ) -> ForwarderStatus {
+            ForwarderStatus {
+                nfd_version: version,
+                start_timestamp: n[0],
+                current_timestamp: n[1],
+                n_name_tree_entries: n[2],
+                n_fib_entries: n[3],
+                n_pit_entries: n[4],
+                n_measurements_entries: n[5],
+                n_cs_entries: n[6],
+                n_in_interests: n[7],
+                n_in_data: n[8],
+                n_in_nacks: n[9],
+                n_out_interests: n[10],
+                n_out_data: n[11],
+                n_out_nacks: n[12],
+                n_satisfied_interests: n[13],
+                ..ForwarderStatus::default()
+            }
+        }
+    }
+
+    fn list_round_trip<T: MgmtTlv + PartialEq + std::fmt::Debug>(items: &[T]) {
+        let content = mgmt::encode_list(items);
+        assert_eq!(&mgmt::decode_list::<T>(content).unwrap()[..], items);
+        for i in items {
+            assert_eq!(&T::decode(i.encode()).unwrap(), i);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        #[test]
+        fn reassembler_stays_within_bounds(steps in arb_steps()) {
+            let mut r = Reassembler::new(CONFIG);
+            let mut now = Instant::now();
+            for s in steps {
+                now += Duration::from_millis(s.pause_ms);
+                let fragmented = s.lp.frag_count.is_some_and(|c| c > 1);
+                if let Ok(Some(whole)) = r.receive(s.peer, s.lp, now) {
+                    prop_assert!(whole.frag_index.is_none() && whole.frag_count.is_none());
+                    if fragmented {
+                        let len = whole.fragment.map_or(0, |f| f.len());
+                        prop_assert!(len <= CONFIG.max_buffered_bytes);
+                    }
+                }
+                prop_assert!(r.buffered_bytes() <= CONFIG.max_buffered_bytes);
+                prop_assert!(r.partial_packets() <= CONFIG.max_partial_packets);
+            }
+            r.expire(now + CONFIG.timeout);
+            prop_assert_eq!((r.partial_packets(), r.buffered_bytes()), (0, 0));
+        }
+
+        #[test]
+        fn fragments_in_order_reassemble_exactly(payload in arb_bytes(3000), mtu in 50usize..600) {
+            let wire = Data::new(Name::from_uri("/a").unwrap())
+                .with_content(payload)
+                .sign(&Signer::DigestSha256);
+            let frags = lp::fragment_network_packet(wire.clone(), mtu, 7).unwrap();
+            prop_assert!(frags.iter().all(|f| f.len() <= mtu));
+            let mut r = Reassembler::new(ReassemblerConfig::default());
+            let mut out = None;
+            for f in frags {
+                if let Some(p) = r.receive(1, LpPacket::decode(f).unwrap(), Instant::now()).unwrap() {
+                    out = Some(p);
+                }
+            }
+            prop_assert_eq!(out.and_then(|p| p.fragment), Some(wire));
+            prop_assert_eq!(r.buffered_bytes(), 0);
+        }
+
+        #[test]
+        fn face_status_round_trip(items in vec(arb_face_status(), 0..4)) {
+            list_round_trip(&items);
+        }
+
+        #[test]
+        fn fib_and_strategy_datasets_round_trip(
+            fib in vec((arb_name_small(), vec((any::<u64>(), any::<u64>()), 0..4)), 0..4),
+            choices in vec((arb_name_small(), arb_name_small()), 0..4),
+        ) {
+            let fib: Vec<FibEntry> = fib
+                .into_iter()
+                .map(|(name, hops)| FibEntry {
+                    name,
+                    next_hops: hops
+                        .into_iter()
+                        .map(|(face_id, cost)| NextHopRecord { face_id, cost })
+                        .collect(),
+                })
+                .collect();
+            list_round_trip(&fib);
+            let choices: Vec<StrategyChoice> = choices
+                .into_iter()
+                .map(|(name, strategy)| StrategyChoice { name, strategy })
+                .collect();
+            list_round_trip(&choices);
+        }
+
+        #[test]
+        fn cs_info_and_forwarder_status_round_trip(
+            n in vec(any::<u64>(), 5),
+            status in arb_forwarder_status(),
+        ) {
+            let cs = CsInfo { capacity: n[0], flags: n[1], n_entries: n[2], n_hits: n[3], n_misses: n[4] };
+            list_round_trip(&[cs]);
+            prop_assert_eq!(ForwarderStatus::decode(status.encode()).unwrap(), status);
+        }
+
+        #[test]
+        fn mgmt_decoders_never_panic(b in vec(any::<u8>(), 0..200)) {
+            let b = Bytes::from(b);
+            let _ = mgmt::decode_list::<FaceStatus>(b.clone());
+            let _ = mgmt::decode_list::<FibEntry>(b.clone());
+            let _ = mgmt::decode_list::<StrategyChoice>(b.clone());
+            let _ = mgmt::decode_list::<CsInfo>(b.clone());
+            let _ = mgmt::decode_list::<mgmt::RibEntry>(b.clone());
+            let _ = mgmt::ControlParameters::decode(b.clone());
+            let _ = mgmt::ControlResponse::decode(b.clone());
+            let _ = ForwarderStatus::decode(b.clone());
+            if let Ok(lp) = LpPacket::decode(b) {
+                prop_assert_eq!(LpPacket::decode(lp.encode()).unwrap(), lp);
+            }
+        }
+    }
+}
