@@ -18,7 +18,8 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
-use picasso_tlv::{Data, Interest, Name, Signer};
+use picasso_tlv::lp::{self, Reassembler, ReassemblerConfig};
+use picasso_tlv::{Data, Interest, LpPacket, Name, Signer};
 
 /// FxHash, the multiply-rotate hash rustc uses for its own tables (the
 /// `rustc-hash` crate's algorithm, inlined to avoid a dependency): the fast
@@ -90,7 +91,18 @@ fn packets() -> Vec<(&'static str, Bytes)> {
         ("interest", typical_interest().encode()),
         ("data_1k", data(1024).sign(&Signer::DigestSha256)),
         ("data_8k", data(8192).sign(&Signer::DigestSha256)),
+        ("lp_interest", lp_interest()),
     ]
+}
+
+/// The typical Interest in an LpPacket with a PitToken, as NFD's UDP and
+/// Ethernet faces send it.
+fn lp_interest() -> Bytes {
+    let mut p = LpPacket::wrap(typical_interest().encode());
+    p.pit_token = Some(Bytes::from_static(&[
+        0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18,
+    ]));
+    p.encode()
 }
 
 fn write_packets() {
@@ -116,6 +128,8 @@ fn bench_decode(c: &mut Criterion) {
     for (n, w) in packets() {
         if n.starts_with("interest") {
             g.bench_function(n, |b| b.iter(|| Interest::decode(black_box(w.clone()))));
+        } else if n.starts_with("lp") {
+            g.bench_function(n, |b| b.iter(|| LpPacket::decode(black_box(w.clone()))));
         } else {
             g.bench_function(n, |b| b.iter(|| Data::decode(black_box(w.clone()))));
         }
@@ -179,7 +193,36 @@ fn bench_names(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_encode, bench_names);
+fn bench_lp(c: &mut Criterion) {
+    let mut g = c.benchmark_group("lp");
+    g.throughput(Throughput::Elements(1));
+    let w = lp_interest();
+    let p = LpPacket::decode(w.clone()).expect("bench LpPacket decodes");
+    g.bench_function("encode_interest", |b| b.iter(|| black_box(&p).encode()));
+    // An 8 KiB Data over a 1400-octet MTU: 7 fragments, one packet per iteration.
+    let big = data(8192).sign(&Signer::DigestSha256);
+    let frags = lp::fragment_network_packet(big.clone(), 1400, 0).expect("fragments");
+    g.bench_function("fragment_data_8k_mtu1400", |b| {
+        b.iter(|| lp::fragment_network_packet(black_box(big.clone()), 1400, 0))
+    });
+    g.bench_function("decode_reassemble_data_8k_mtu1400", |b| {
+        let mut r = Reassembler::new(ReassemblerConfig::default());
+        let now = std::time::Instant::now();
+        b.iter(|| {
+            let mut out = None;
+            for f in &frags {
+                let lp = LpPacket::decode(f.clone()).expect("fragment decodes");
+                if let Ok(Some(p)) = r.receive(0, lp, now) {
+                    out = Some(p);
+                }
+            }
+            out
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_encode, bench_names, bench_lp);
 
 fn main() {
     write_packets();

@@ -5,7 +5,8 @@
 
 Reads every DIR/<packet>.hex written by `cargo bench -p picasso-tlv --bench
 codec` (so both sides decode the very same bytes), times
-ndn.encoding.parse_interest / parse_data on it, and prints one JSON object
+ndn.encoding.parse_interest / parse_data (ndnlp_v2.parse_lp_packet for
+lp_*) on it, and prints one JSON object
 per packet: {"packet": ..., "bytes": ..., "decodes_per_sec": ...}.
 """
 import glob
@@ -15,6 +16,7 @@ import sys
 import time
 
 from ndn.encoding import parse_data, parse_interest
+from ndn.encoding.ndnlp_v2 import parse_lp_packet
 
 MIN_BATCH_SECONDS = 0.2
 ROUNDS = 5
@@ -50,10 +52,14 @@ def main():
         packet = os.path.basename(f)[:-4]
         with open(f) as fh:
             wire = bytes.fromhex(fh.read().strip())
-        fn = parse_interest if packet.startswith("interest") else parse_data
+        fn = (parse_interest if packet.startswith("interest")
+              else parse_lp_packet if packet.startswith("lp")
+              else parse_data)
         # A packet python-ndn cannot parse would make the comparison meaningless.
         parsed = fn(wire)
-        assert parsed[0] is not None, f"python-ndn could not parse {packet}"
+        # (name, ...) for Interest/Data, (nack_reason, fragment) for LpPacket.
+        key = parsed[1] if packet.startswith("lp") else parsed[0]
+        assert key is not None, f"python-ndn could not parse {packet}"
         print(json.dumps({"packet": packet, "bytes": len(wire),
                           "decodes_per_sec": rate(fn, wire)}), flush=True)
 
