@@ -231,15 +231,16 @@ impl Interest {
                 found: typ,
             });
         }
-        let mut i = Self::decode_value(&wire, range)?;
-        i.wire = Some(wire);
-        Ok(i)
+        Self::decode_value(wire, range)
     }
 
     #[inline]
-    fn decode_value(wire: &Bytes, value: std::ops::Range<usize>) -> Result<Self, DecodeError> {
+    /// Decodes the Interest whose TLV-VALUE is `wire[value]`, keeping `wire`
+    /// as the cached encoding. (One function builds the result, so the
+    /// Interest is not copied from frame to frame on the way out.)
+    fn decode_value(wire: Bytes, value: std::ops::Range<usize>) -> Result<Self, DecodeError> {
         let value_end = value.end;
-        let mut r = SpanReader::new(wire, value);
+        let mut r = SpanReader::new(&wire, value);
         let name_range = r.expect(NAME)?;
         let (name, digest_idx) =
             Name::from_value_finding(wire.slice(name_range), PARAMETERS_SHA256_DIGEST_COMPONENT)?;
@@ -268,7 +269,7 @@ impl Interest {
         while !r.is_empty() {
             let start = r.position();
             let (typ, range) = r.read()?;
-            let value = wire;
+            let value = &wire;
             let pos = match order(typ) {
                 Some(p) if p > last => p,
                 Some(_) | None => {
@@ -358,6 +359,7 @@ impl Interest {
             (None, None) => {}
         }
         let _ = sig_value_start;
+        it.wire = Some(wire);
         Ok(it)
     }
 
