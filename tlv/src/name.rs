@@ -450,6 +450,13 @@ impl Ends {
 
     /// The index of the first `n` components (`n <= len()`).
     fn prefix(&self, n: usize) -> Ends {
+        if let Ends::Inline { ends, .. } = self {
+            return Ends::Inline {
+                // n <= len <= INLINE_ENDS < 256.
+                len: n as u8,
+                ends: *ends,
+            };
+        }
         let mut b = EndsBuilder::new();
         for e in self.iter().take(n) {
             b.push(e);
