@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::signature::{self, SignatureError, SignatureInfo, Signer, Verifier};
 use crate::types::*;
-use crate::wire::{self, Reader};
+use crate::wire::{self, Reader, SpanReader};
 use crate::{Component, DecodeError, Name};
 
 /// ContentType values (spec §6.2.1).
@@ -137,25 +137,26 @@ impl Data {
 
     /// Decodes a Data packet, keeping `wire`.
     pub fn decode(wire: Bytes) -> Result<Self, DecodeError> {
-        let outer = wire::read_single(wire.clone())?;
-        if outer.typ != DATA {
+        // Spans rather than sliced `Bytes` until a field keeps bytes: every
+        // slice is a reference-count round trip (see Interest::decode).
+        let (typ, range) = wire::single_span(&wire)?;
+        if typ != DATA {
             return Err(DecodeError::UnexpectedType {
                 expected: DATA,
-                found: outer.typ,
+                found: typ,
             });
         }
-        let header_len = wire.len() - outer.value.len();
-        let value = outer.value;
-        let mut r = Reader::new(value.clone());
-        let name = Name::from_value(r.expect(NAME)?.value)?;
-        let mut d = Data::new(name);
+        let header_len = range.start;
+        let mut r = SpanReader::new(&wire, range);
+        let mut d = Data::new(Name::from_value(wire.slice(r.expect(NAME)?))?);
         let mut last = 0u8;
         let mut sig_info = None;
         let mut sig_value = None;
         let mut signed_end = 0usize;
         while !r.is_empty() {
-            let e = r.read()?;
-            let pos = match e.typ {
+            let (typ, range) = r.read()?;
+            let value = &wire;
+            let pos = match typ {
                 META_INFO => 1,
                 CONTENT => 2,
                 SIGNATURE_INFO => 3,
@@ -170,21 +171,21 @@ impl Data {
                 });
             }
             last = pos;
-            match e.typ {
-                META_INFO => d.decode_meta_info(e.value)?,
-                CONTENT => d.content = Some(e.value),
+            match typ {
+                META_INFO => d.decode_meta_info(value.slice(range))?,
+                CONTENT => d.content = Some(value.slice(range)),
                 SIGNATURE_INFO => {
-                    sig_info = Some(SignatureInfo::decode_value(e.value)?);
-                    signed_end = value.len() - r.remaining();
+                    // Ranges are offsets in `wire`; the signed portion is
+                    // counted from the start of the Data's TLV-VALUE.
+                    signed_end = range.end - header_len;
+                    d.signature_info = SignatureInfo::decode_in(value, range)?;
+                    sig_info = Some(());
                 }
-                _ => sig_value = Some(e.value),
+                _ => sig_value = Some(value.slice(range)),
             }
         }
         match (sig_info, sig_value) {
-            (Some(i), Some(v)) => {
-                d.signature_info = i;
-                d.signature_value = v;
-            }
+            (Some(()), Some(v)) => d.signature_value = v,
             _ => {
                 return Err(DecodeError::Invalid {
                     field: "DataSignature",

@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::signature::{self, SignatureError, SignatureInfo, Signer, Verifier};
 use crate::types::*;
-use crate::wire::{self, Reader};
+use crate::wire::{self, Reader, SpanReader};
 use crate::{Component, DecodeError, Name};
 
 /// InterestLifetime when the element is absent (spec §4.2.5: 4 seconds).
@@ -214,15 +214,7 @@ impl Interest {
     pub fn name_without_params_digest(&self) -> Name {
         match params_digest_index(&self.name) {
             Some(i) if i + 1 == self.name.len() => self.name.prefix(i),
-            Some(i) => Name::from_components(
-                &self
-                    .name
-                    .components()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, c)| c)
-                    .collect::<Vec<_>>(),
-            ),
+            Some(i) => splice_component(&self.name, i, None),
             None => self.name.clone(),
         }
     }
@@ -230,22 +222,29 @@ impl Interest {
     /// Decodes an Interest from its whole wire encoding (the input is kept
     /// as [`cached_wire`](Self::cached_wire)).
     pub fn decode(wire: Bytes) -> Result<Self, DecodeError> {
-        let outer = wire::read_single(wire.clone())?;
-        if outer.typ != INTEREST {
+        // Spans rather than sliced `Bytes` until a field keeps bytes: every
+        // slice is a reference-count round trip, and this is the hot path.
+        let (typ, range) = wire::single_span(&wire)?;
+        if typ != INTEREST {
             return Err(DecodeError::UnexpectedType {
                 expected: INTEREST,
-                found: outer.typ,
+                found: typ,
             });
         }
-        let mut i = Self::decode_value(outer.value)?;
-        i.wire = Some(wire);
-        Ok(i)
+        Self::decode_value(wire, range)
     }
 
-    fn decode_value(value: Bytes) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(value.clone());
-        let name_el = r.expect(NAME)?;
-        let mut it = Interest::new(Name::from_value(name_el.value)?);
+    #[inline]
+    /// Decodes the Interest whose TLV-VALUE is `wire[value]`, keeping `wire`
+    /// as the cached encoding. (One function builds the result, so the
+    /// Interest is not copied from frame to frame on the way out.)
+    fn decode_value(wire: Bytes, value: std::ops::Range<usize>) -> Result<Self, DecodeError> {
+        let value_end = value.end;
+        let mut r = SpanReader::new(&wire, value);
+        let name_range = r.expect(NAME)?;
+        let (name, digest_idx) =
+            Name::from_value_finding(wire.slice(name_range), PARAMETERS_SHA256_DIGEST_COMPONENT)?;
+        let mut it = Interest::new(name);
         // Position of each known element in the spec's order; an element that
         // appears after a later one is out of order (spec §4: "critical →
         // invalid, non-critical → ignored").
@@ -268,55 +267,56 @@ impl Interest {
         let mut params_start = None;
         let mut sig_value_start = None;
         while !r.is_empty() {
-            let start = value.len() - r.remaining();
-            let e = r.read()?;
-            let pos = match order(e.typ) {
+            let start = r.position();
+            let (typ, range) = r.read()?;
+            let value = &wire;
+            let pos = match order(typ) {
                 Some(p) if p > last => p,
                 Some(_) | None => {
-                    if e.typ == IGNORED || !wire::is_critical(e.typ) {
+                    if typ == IGNORED || !wire::is_critical(typ) {
                         continue;
                     }
-                    return Err(match order(e.typ) {
+                    return Err(match order(typ) {
                         Some(_) => DecodeError::Invalid {
                             field: "Interest",
                             reason: "element out of order or repeated",
                         },
-                        None => DecodeError::UnknownCritical(e.typ),
+                        None => DecodeError::UnknownCritical(typ),
                     });
                 }
             };
             last = pos;
-            match e.typ {
+            match typ {
                 CAN_BE_PREFIX => it.can_be_prefix = true,
                 MUST_BE_FRESH => it.must_be_fresh = true,
-                FORWARDING_HINT => it.forwarding_hint = decode_forwarding_hint(e.value)?,
+                FORWARDING_HINT => it.forwarding_hint = decode_forwarding_hint(value.slice(range))?,
                 NONCE => {
-                    let b: [u8; 4] = e.value[..].try_into().map_err(|_| DecodeError::Invalid {
+                    let b: [u8; 4] = value[range].try_into().map_err(|_| DecodeError::Invalid {
                         field: "Nonce",
                         reason: "must be 4 octets",
                     })?;
                     it.nonce = Some(u32::from_be_bytes(b));
                 }
-                INTEREST_LIFETIME => it.lifetime_ms = Some(e.nni()?),
+                INTEREST_LIFETIME => it.lifetime_ms = Some(wire::decode_nni(&value[range])?),
                 HOP_LIMIT => {
-                    if e.value.len() != 1 {
+                    if range.len() != 1 {
                         return Err(DecodeError::Invalid {
                             field: "HopLimit",
                             reason: "must be 1 octet",
                         });
                     }
-                    it.hop_limit = Some(e.value[0]);
+                    it.hop_limit = Some(value[range.start]);
                 }
                 APPLICATION_PARAMETERS => {
                     params_start = Some(start);
-                    it.app_params = Some(e.value);
+                    it.app_params = Some(value.slice(range));
                 }
                 INTEREST_SIGNATURE_INFO => {
-                    it.signature_info = Some(SignatureInfo::decode_value(e.value)?)
+                    it.signature_info = Some(SignatureInfo::decode_in(value, range)?)
                 }
                 _ => {
                     sig_value_start = Some(start);
-                    it.signature_value = Some(e.value)
+                    it.signature_value = Some(value.slice(range))
                 }
             }
         }
@@ -333,10 +333,9 @@ impl Interest {
             });
         }
         // §4.2.4: the digest covers ApplicationParameters up to the end.
-        let digest_idx = params_digest_index(&it.name);
         match (params_start, digest_idx) {
             (Some(s), Some(i)) => {
-                let d = signature::sha256(&[&value[s..]]);
+                let d = signature::sha256(&[&wire[s..value_end]]);
                 let c = it.name.get(i).ok_or(DecodeError::Truncated)?;
                 if c.value()[..] != d[..] {
                     return Err(DecodeError::Invalid {
@@ -360,6 +359,7 @@ impl Interest {
             (None, None) => {}
         }
         let _ = sig_value_start;
+        it.wire = Some(wire);
         Ok(it)
     }
 
@@ -589,8 +589,7 @@ impl CommandSignature {
 }
 
 fn params_digest_index(name: &Name) -> Option<usize> {
-    name.components()
-        .position(|c| c.typ() == PARAMETERS_SHA256_DIGEST_COMPONENT)
+    name.position_of_type(PARAMETERS_SHA256_DIGEST_COMPONENT)
 }
 
 /// `name` with its ParametersSha256DigestComponent set to `digest`:
@@ -599,15 +598,25 @@ fn with_params_digest(name: &Name, digest: [u8; 32]) -> Name {
     let comp = Component::params_digest(digest);
     match params_digest_index(name) {
         None => name.append(&comp),
-        Some(i) => {
-            let comps: Vec<Component> = name
-                .components()
-                .enumerate()
-                .map(|(j, c)| if j == i { comp.clone() } else { c })
-                .collect();
-            Name::from_components(&comps)
-        }
+        Some(i) => splice_component(name, i, Some(&comp)),
     }
+}
+
+/// `name` with component `i` replaced by `with` (or removed), every other
+/// component kept byte for byte: re-encoding them could change a name that
+/// arrived with non-shortest TLV-LENGTHs, and the name is its wire bytes.
+fn splice_component(name: &Name, i: usize, with: Option<&Component>) -> Name {
+    let head = name.prefix_value(i);
+    let tail = &name.value()[name.prefix_value(i + 1).len()..];
+    let mut b = BytesMut::with_capacity(name.value().len() + with.map_or(0, |c| c.wire_len()));
+    b.extend_from_slice(head);
+    if let Some(c) = with {
+        c.encode_to(&mut b);
+    }
+    b.extend_from_slice(tail);
+    // Invariant: `head` and `tail` are whole validated components of `name`
+    // and `with` is a valid component, so the result always decodes.
+    Name::from_value(b.freeze()).expect("spliced name is valid")
 }
 
 fn decode_forwarding_hint(value: Bytes) -> Result<Vec<Name>, DecodeError> {
@@ -788,5 +797,41 @@ mod tests {
         forged.signed = Bytes::from_static(b"other");
         assert!(forged.verify(&Verifier::DigestSha256).is_err());
         assert!(Interest::new(name("/a/b")).command_signature().is_none());
+    }
+
+    /// Found by the `packet` fuzz target: a name component with a
+    /// non-shortest TLV-LENGTH (`0A FD 00 00`, type 10, length 0) in an
+    /// Interest with ApplicationParameters. Re-encoding rebuilt the name from
+    /// its components (shortest form), so the re-encoded Interest carried a
+    /// different name than the decoded one.
+    #[test]
+    fn test_reencode_keeps_non_shortest_name_bytes() {
+        const WIRE: &[u8] = &[
+            0x05, 0x89, 0x07, 0x40, 0x08, 0x07, 0x70, 0x69, 0x63, 0x61, 0x73, 0x73, 0x6F, 0x08,
+            0x03, 0x63, 0x6D, 0x64, 0x08, 0x04, 0x73, 0x74, 0x6F, 0x70, 0x02, 0x20, 0xFB, 0x1B,
+            0xA9, 0xB1, 0xFD, 0x1C, 0x40, 0xD1, 0x89, 0x65, 0x4A, 0x7C, 0x92, 0xC9, 0x32, 0x24,
+            0x2A, 0x4A, 0x18, 0x76, 0xBD, 0x2F, 0x75, 0x52, 0xAF, 0x90, 0x3A, 0x70, 0x0A, 0x84,
+            0x25, 0x99, 0x0A, 0xFD, 0x00, 0x00, 0x06, 0x04, 0x0C, 0x02, 0x30, 0x01, 0x24, 0x06,
+            0x73, 0x76, 0x63, 0x3D, 0x53, 0x31, 0x2C, 0x1B, 0x1B, 0x01, 0x04, 0x1C, 0x16, 0x07,
+            0x14, 0x08, 0x07, 0x70, 0x69, 0x63, 0x61, 0x73, 0x73, 0x6F, 0x08, 0x03, 0x4B, 0x45,
+            0x59, 0x08, 0x04, 0x68, 0x6D, 0x61, 0x63, 0x2E, 0x20, 0x05, 0x79, 0x26, 0x42, 0x79,
+            0xDE, 0xAF, 0x36, 0x72, 0xE5, 0x6C, 0x51, 0xCB, 0x9A, 0x69, 0xA3, 0x5F, 0xA0, 0xF7,
+            0x9F, 0x2E, 0xC6, 0x17, 0x3E, 0x1C, 0xB5, 0xC1, 0x23, 0x4A, 0xC2, 0xDC, 0x1A,
+        ];
+        let d = Interest::decode(Bytes::from_static(WIRE)).unwrap();
+        let mut fresh = d.clone();
+        fresh.set_hop_limit(d.hop_limit());
+        let again = Interest::decode(fresh.encode()).unwrap();
+        assert_eq!(again.name(), d.name());
+        assert_eq!(again.app_params(), d.app_params());
+        assert_eq!(again.signature_info(), d.signature_info());
+        assert_eq!(
+            d.name_without_params_digest().value()[..],
+            d.name().value()[..20]
+                .iter()
+                .chain(&d.name().value()[20 + 34..])
+                .copied()
+                .collect::<Vec<u8>>()[..]
+        );
     }
 }

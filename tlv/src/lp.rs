@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::types::{DATA, IGNORED, INTEREST, LP_PACKET};
-use crate::wire::{self, nni_tlv_len, tlv_len, write_header, write_nni_tlv, write_tlv, Reader};
+use crate::wire::{
+    self, nni_tlv_len, tlv_len, write_header, write_nni_tlv, write_tlv, Reader, SpanReader,
+};
 use crate::DecodeError;
 
 /// Fragment: the network-layer packet or a piece of it.
@@ -125,7 +127,7 @@ impl Nack {
             let e = r.read()?;
             match e.typ {
                 NACK_REASON if reason.is_none() => {
-                    reason = Some(NackReason::from_code(nni(&e, "NackReason")?));
+                    reason = Some(NackReason::from_code(nni(&e.value, "NackReason")?));
                 }
                 NACK_REASON => return Err(invalid("NackReason", "repeated")),
                 t if wire::is_critical(t) => return Err(DecodeError::UnknownCritical(t)),
@@ -240,16 +242,13 @@ fn invalid(field: &'static str, reason: &'static str) -> DecodeError {
     DecodeError::Invalid { field, reason }
 }
 
-fn nni(e: &wire::Element, field: &'static str) -> Result<u64, DecodeError> {
-    e.nni()
-        .map_err(|_| invalid(field, "not a NonNegativeInteger"))
+fn nni(value: &[u8], field: &'static str) -> Result<u64, DecodeError> {
+    wire::decode_nni(value).map_err(|_| invalid(field, "not a NonNegativeInteger"))
 }
 
 /// `Sequence`, `Ack`, `TxSequence`: "TLV-LENGTH(=8) fixed-width unsigned integer".
-fn fixed_u64(e: &wire::Element, field: &'static str) -> Result<u64, DecodeError> {
-    let b: [u8; 8] = e
-        .value
-        .as_ref()
+fn fixed_u64(value: &[u8], field: &'static str) -> Result<u64, DecodeError> {
+    let b: [u8; 8] = value
         .try_into()
         .map_err(|_| invalid(field, "must be exactly 8 octets"))?;
     Ok(u64::from_be_bytes(b))
@@ -344,9 +343,11 @@ impl LpPacket {
     /// TLV-TYPE 126 is skipped wherever it appears (crate-wide rule, see
     /// [`crate::types::IGNORED`]).
     pub fn decode(wire: Bytes) -> Result<Self, DecodeError> {
-        let outer = wire::read_single(wire)?;
-        match outer.typ {
-            INTEREST | DATA => return Ok(Self::wrap(outer.wire)),
+        // Spans rather than sliced `Bytes` until a field keeps bytes (every
+        // slice is a reference-count round trip; see Interest::decode).
+        let (typ, value) = wire::single_span(&wire)?;
+        match typ {
+            INTEREST | DATA => return Ok(Self::wrap(wire)),
             LP_PACKET => {}
             found => {
                 return Err(DecodeError::UnexpectedType {
@@ -357,30 +358,30 @@ impl LpPacket {
         }
 
         let mut lp = Self::default();
-        let mut r = Reader::new(outer.value);
+        let mut r = SpanReader::new(&wire, value);
         let mut prev: Option<u64> = None;
         while !r.is_empty() {
-            let e = r.read()?;
-            if e.typ == IGNORED {
+            let (typ, range) = r.read()?;
+            if typ == IGNORED {
                 continue;
             }
             if lp.fragment.is_some() {
                 return Err(invalid("Fragment", "must be the last field"));
             }
-            if e.typ == FRAGMENT {
-                lp.fragment = Some(e.value);
+            if typ == FRAGMENT {
+                lp.fragment = Some(wire.slice(range));
                 continue;
             }
             if let Some(p) = prev {
-                if e.typ < p {
+                if typ < p {
                     return Err(invalid("LpPacket", "header fields out of order"));
                 }
-                if e.typ == p && !is_repeatable(e.typ) {
-                    return Err(invalid(field_name(e.typ), "repeated"));
+                if typ == p && !is_repeatable(typ) {
+                    return Err(invalid(field_name(typ), "repeated"));
                 }
             }
-            prev = Some(e.typ);
-            lp.decode_header(e)?;
+            prev = Some(typ);
+            lp.decode_header(typ, &wire, range)?;
         }
 
         // FragIndex must be below FragCount; absent, they default to 0 and 1
@@ -391,31 +392,40 @@ impl LpPacket {
         Ok(lp)
     }
 
-    fn decode_header(&mut self, e: wire::Element) -> Result<(), DecodeError> {
-        match e.typ {
-            SEQUENCE => self.sequence = Some(fixed_u64(&e, "Sequence")?),
-            FRAG_INDEX => self.frag_index = Some(nni(&e, "FragIndex")?),
-            FRAG_COUNT => self.frag_count = Some(nni(&e, "FragCount")?),
+    /// Decodes the header field of type `typ` whose value is `buf[range]`.
+    fn decode_header(
+        &mut self,
+        typ: u64,
+        buf: &Bytes,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), DecodeError> {
+        let v = &buf[range.clone()];
+        match typ {
+            SEQUENCE => self.sequence = Some(fixed_u64(v, "Sequence")?),
+            FRAG_INDEX => self.frag_index = Some(nni(v, "FragIndex")?),
+            FRAG_COUNT => self.frag_count = Some(nni(v, "FragCount")?),
             PIT_TOKEN => {
                 // > PitToken ::= PIT-TOKEN-TYPE TLV-LENGTH(=1..32) 1*32OCTET
-                if e.value.is_empty() || e.value.len() > MAX_PIT_TOKEN_LEN {
+                if v.is_empty() || v.len() > MAX_PIT_TOKEN_LEN {
                     return Err(invalid("PitToken", "length must be 1 to 32 octets"));
                 }
-                self.pit_token = Some(e.value);
+                self.pit_token = Some(buf.slice(range));
             }
-            NACK => self.nack = Some(Nack::decode(e.value)?),
-            NEXT_HOP_FACE_ID => self.next_hop_face_id = Some(nni(&e, "NextHopFaceId")?),
-            INCOMING_FACE_ID => self.incoming_face_id = Some(nni(&e, "IncomingFaceId")?),
+            NACK => self.nack = Some(Nack::decode(buf.slice(range))?),
+            NEXT_HOP_FACE_ID => self.next_hop_face_id = Some(nni(v, "NextHopFaceId")?),
+            INCOMING_FACE_ID => self.incoming_face_id = Some(nni(v, "IncomingFaceId")?),
             CACHE_POLICY => {
                 // > CachePolicy ::= CACHE-POLICY-TYPE TLV-LENGTH CachePolicyType
-                let mut r = e.reader();
+                let mut r = Reader::new(buf.slice(range));
                 let mut policy = None;
                 while !r.is_empty() {
                     let inner = r.read()?;
                     match inner.typ {
                         CACHE_POLICY_TYPE if policy.is_none() => {
-                            policy =
-                                Some(CachePolicyType::from_code(nni(&inner, "CachePolicyType")?));
+                            policy = Some(CachePolicyType::from_code(nni(
+                                &inner.value,
+                                "CachePolicyType",
+                            )?));
                         }
                         CACHE_POLICY_TYPE => return Err(invalid("CachePolicyType", "repeated")),
                         t if wire::is_critical(t) => return Err(DecodeError::UnknownCritical(t)),
@@ -425,18 +435,18 @@ impl LpPacket {
                 self.cache_policy =
                     Some(policy.ok_or(invalid("CachePolicyType", "missing in CachePolicy"))?);
             }
-            CONGESTION_MARK => self.congestion_mark = Some(nni(&e, "CongestionMark")?),
-            ACK => self.acks.push(fixed_u64(&e, "Ack")?),
-            TX_SEQUENCE => self.tx_sequence = Some(fixed_u64(&e, "TxSequence")?),
+            CONGESTION_MARK => self.congestion_mark = Some(nni(v, "CongestionMark")?),
+            ACK => self.acks.push(fixed_u64(v, "Ack")?),
+            TX_SEQUENCE => self.tx_sequence = Some(fixed_u64(v, "TxSequence")?),
             NON_DISCOVERY => {
-                if !e.value.is_empty() {
+                if !v.is_empty() {
                     return Err(invalid("NonDiscovery", "must be empty"));
                 }
                 self.non_discovery = true;
             }
             PREFIX_ANNOUNCEMENT => {
                 // The value is one Data packet; we keep it opaque.
-                self.prefix_announcement = Some(e.value);
+                self.prefix_announcement = Some(buf.slice(range));
             }
             // Unknown field: ignorable iff TLV-TYPE is in [800, 959] and its
             // two least significant bits are 00; anything else drops the packet

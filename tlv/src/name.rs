@@ -2,8 +2,9 @@
 //! Naming Conventions rev. 3).
 //!
 //! A [`Name`] keeps its components' wire encoding in one shared buffer plus
-//! an index of component offsets, so cloning a name is two reference-count
-//! increments, hashing a name hashes one byte slice, and taking a prefix is
+//! an index of component offsets (inline for names of up to 14 components,
+//! so decoding allocates nothing), so cloning a name is one reference-count
+//! increment, hashing a name hashes one byte slice, and taking a prefix is
 //! slicing. This module owns parsing and printing URIs in canonical form and
 //! the canonical order; it does not own what a name means to an application.
 //!
@@ -264,7 +265,9 @@ impl Component {
             }
             _ => {}
         }
-        if let Some(n) = self.as_number() {
+        // Only the shortest NNI form prints as `seg=n` etc.: any other form
+        // would parse back to the shortest one, a different component.
+        if let Some(n) = self.as_number().filter(|n| wire::nni_len(*n) == v.len()) {
             let prefix = match self.typ {
                 SEGMENT_COMPONENT => "seg",
                 BYTE_OFFSET_COMPONENT => "off",
@@ -406,6 +409,111 @@ fn unescape(whole: &str, s: &str) -> Result<Vec<u8>, UriError> {
     Ok(out)
 }
 
+/// Component end offsets held inline: names this short (nearly all of them)
+/// are decoded and cloned without a heap allocation for the index.
+const INLINE_ENDS: usize = 14;
+
+/// The index of a [`Name`]: where each component's TLV ends in the name's
+/// value. Inline (16-bit offsets) for short names, a shared slice otherwise.
+#[derive(Clone)]
+enum Ends {
+    Inline { len: u8, ends: [u16; INLINE_ENDS] },
+    Shared(Arc<[u32]>),
+}
+
+impl Ends {
+    const EMPTY: Ends = Ends::Inline {
+        len: 0,
+        ends: [0; INLINE_ENDS],
+    };
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Ends::Inline { len, .. } => usize::from(*len),
+            Ends::Shared(a) => a.len(),
+        }
+    }
+
+    /// Where component `i` ends; `i` must be below `len()`.
+    #[inline]
+    fn end(&self, i: usize) -> usize {
+        match self {
+            Ends::Inline { ends, .. } => usize::from(ends[i]),
+            Ends::Shared(a) => a[i] as usize,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).map(|i| self.end(i))
+    }
+
+    /// The index of the first `n` components (`n <= len()`).
+    fn prefix(&self, n: usize) -> Ends {
+        if let Ends::Inline { ends, .. } = self {
+            return Ends::Inline {
+                // n <= len <= INLINE_ENDS < 256.
+                len: n as u8,
+                ends: *ends,
+            };
+        }
+        let mut b = EndsBuilder::new();
+        for e in self.iter().take(n) {
+            b.push(e);
+        }
+        b.finish()
+    }
+}
+
+/// Builds an [`Ends`], inline until it outgrows the inline form.
+struct EndsBuilder {
+    len: usize,
+    inline: [u16; INLINE_ENDS],
+    spilled: Vec<u32>,
+}
+
+impl EndsBuilder {
+    #[inline]
+    fn new() -> Self {
+        Self {
+            len: 0,
+            inline: [0; INLINE_ENDS],
+            spilled: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, end: usize) {
+        if self.spilled.is_empty() && self.len < INLINE_ENDS {
+            if let Ok(e) = u16::try_from(end) {
+                self.inline[self.len] = e;
+                self.len += 1;
+                return;
+            }
+        }
+        if self.spilled.is_empty() {
+            self.spilled
+                .extend(self.inline[..self.len].iter().map(|e| u32::from(*e)));
+        }
+        // Offsets fit in u32: a name's value is bounded by the u32 TLV-LENGTHs
+        // a packet can carry (MAX_PACKET_SIZE is far below).
+        self.spilled.push(end as u32);
+    }
+
+    #[inline]
+    fn finish(self) -> Ends {
+        if self.spilled.is_empty() {
+            Ends::Inline {
+                // len <= INLINE_ENDS < 256.
+                len: self.len as u8,
+                ends: self.inline,
+            }
+        } else {
+            Ends::Shared(self.spilled.into())
+        }
+    }
+}
+
 /// An NDN name: an ordered list of components.
 ///
 /// Cheap to clone (the buffer and the offset index are shared); equality and
@@ -416,7 +524,7 @@ pub struct Name {
     /// TLV-VALUE of the Name element: the components' TLVs, back to back.
     value: Bytes,
     /// Offset in `value` where each component's TLV ends.
-    ends: Arc<[u32]>,
+    ends: Ends,
 }
 
 impl Default for Name {
@@ -430,21 +538,21 @@ impl Name {
     pub fn new() -> Self {
         Self {
             value: Bytes::new(),
-            ends: Arc::from(&[][..]),
+            ends: Ends::EMPTY,
         }
     }
 
     /// Builds a name from components (they are re-encoded into one buffer).
     pub fn from_components<'a>(comps: impl IntoIterator<Item = &'a Component>) -> Self {
         let mut b = BytesMut::new();
-        let mut ends = Vec::new();
+        let mut ends = EndsBuilder::new();
         for c in comps {
             c.encode_to(&mut b);
-            ends.push(b.len() as u32);
+            ends.push(b.len());
         }
         Self {
             value: b.freeze(),
-            ends: ends.into(),
+            ends: ends.finish(),
         }
     }
 
@@ -462,12 +570,33 @@ impl Name {
 
     /// Builds a name from the TLV-VALUE of a Name element, validating every component.
     pub fn from_value(value: Bytes) -> Result<Self, DecodeError> {
-        let mut ends = Vec::with_capacity(8);
+        Self::from_value_finding(value, 0).map(|(n, _)| n)
+    }
+
+    /// [`from_value`](Self::from_value), also returning the index of the
+    /// first component of type `find` (Interest decoding looks for its
+    /// ParametersSha256DigestComponent this way without a second pass).
+    #[inline]
+    pub(crate) fn from_value_finding(
+        value: Bytes,
+        find: u64,
+    ) -> Result<(Self, Option<usize>), DecodeError> {
+        let mut ends = EndsBuilder::new();
+        let mut found = None;
         let buf = &value[..];
         let mut p = 0usize;
         while p < buf.len() {
-            let typ = wire::read_varnum(buf, &mut p)?;
-            let len = wire::read_varnum(buf, &mut p)?;
+            let (typ, len) = match buf.get(p..p + 2) {
+                // Fast path: one-octet TLV-TYPE and TLV-LENGTH (nearly every component).
+                Some(&[t, l]) if t < 253 && l < 253 => {
+                    p += 2;
+                    (u64::from(t), u64::from(l))
+                }
+                _ => {
+                    let typ = wire::read_varnum(buf, &mut p)?;
+                    (typ, wire::read_varnum(buf, &mut p)?)
+                }
+            };
             let remaining = (buf.len() - p) as u64;
             if len > remaining {
                 return Err(DecodeError::LengthExceeds {
@@ -478,13 +607,19 @@ impl Name {
             }
             check_component_type(typ)?;
             check_digest_len(typ, len as usize)?;
+            if typ == find && found.is_none() {
+                found = Some(ends.len);
+            }
             p += len as usize;
-            ends.push(p as u32);
+            ends.push(p);
         }
-        Ok(Self {
-            value,
-            ends: ends.into(),
-        })
+        Ok((
+            Self {
+                value,
+                ends: ends.finish(),
+            },
+            found,
+        ))
     }
 
     /// Parses a name URI (`/a/b/seg=3`, optionally with an `ndn:` scheme).
@@ -501,6 +636,21 @@ impl Name {
         Ok(Self::from_components(&comps))
     }
 
+    /// Index of the first component of type `typ`, read from the index
+    /// without building [`Component`]s.
+    pub fn position_of_type(&self, typ: u64) -> Option<usize> {
+        let buf = &self.value[..];
+        let mut start = 0;
+        for (i, end) in self.ends.iter().enumerate() {
+            let mut p = start;
+            if wire::read_varnum(buf, &mut p).ok()? == typ {
+                return Some(i);
+            }
+            start = end;
+        }
+        None
+    }
+
     /// Number of components.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -508,12 +658,12 @@ impl Name {
 
     /// True for the empty name `/`.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ends.len() == 0
     }
 
     fn bounds(&self, i: usize) -> (usize, usize) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        (start, self.ends[i] as usize)
+        let start = if i == 0 { 0 } else { self.ends.end(i - 1) };
+        (start, self.ends.end(i))
     }
 
     /// The `i`th component (negative-free index; `None` past the end).
@@ -546,10 +696,10 @@ impl Name {
     /// The first `n` components (all of them when `n >= len`).
     pub fn prefix(&self, n: usize) -> Name {
         let n = n.min(self.len());
-        let end = if n == 0 { 0 } else { self.ends[n - 1] as usize };
+        let end = if n == 0 { 0 } else { self.ends.end(n - 1) };
         Name {
             value: self.value.slice(..end),
-            ends: Arc::from(&self.ends[..n]),
+            ends: self.ends.prefix(n),
         }
     }
 
@@ -557,7 +707,7 @@ impl Name {
     /// to look a prefix up without building a `Name`.
     pub fn prefix_value(&self, n: usize) -> &[u8] {
         let n = n.min(self.len());
-        let end = if n == 0 { 0 } else { self.ends[n - 1] as usize };
+        let end = if n == 0 { 0 } else { self.ends.end(n - 1) };
         &self.value[..end]
     }
 
@@ -566,12 +716,12 @@ impl Name {
         let mut b = BytesMut::with_capacity(self.value.len() + c.wire_len());
         b.put_slice(&self.value);
         c.encode_to(&mut b);
-        let mut ends = Vec::with_capacity(self.len() + 1);
-        ends.extend_from_slice(&self.ends);
-        ends.push(b.len() as u32);
+        let mut ends = EndsBuilder::new();
+        self.ends.iter().for_each(|e| ends.push(e));
+        ends.push(b.len());
         Name {
             value: b.freeze(),
-            ends: ends.into(),
+            ends: ends.finish(),
         }
     }
 
@@ -585,16 +735,13 @@ impl Name {
         let mut b = BytesMut::with_capacity(self.value.len() + other.value.len());
         b.put_slice(&self.value);
         b.put_slice(&other.value);
-        let base = self.value.len() as u32;
-        let ends: Vec<u32> = self
-            .ends
-            .iter()
-            .copied()
-            .chain(other.ends.iter().map(|e| e + base))
-            .collect();
+        let base = self.value.len();
+        let mut ends = EndsBuilder::new();
+        self.ends.iter().for_each(|e| ends.push(e));
+        other.ends.iter().for_each(|e| ends.push(e + base));
         Name {
             value: b.freeze(),
-            ends: ends.into(),
+            ends: ends.finish(),
         }
     }
 
@@ -956,6 +1103,28 @@ mod tests {
             "clones share the buffer"
         );
         assert_eq!(m.last().unwrap().to_uri(), "c");
+    }
+
+    #[test]
+    fn test_long_names_spill_the_index() {
+        // More components than the inline index holds.
+        let comps: Vec<Component> = (0..40).map(Component::segment).collect();
+        let n = Name::from_components(&comps);
+        assert_eq!(n.len(), 40);
+        assert_eq!(n.get(39).unwrap().as_segment(), Some(39));
+        assert_eq!(Name::decode(n.to_wire()).unwrap().get(25), n.get(25));
+        assert_eq!(n.prefix(3).to_uri(), "/seg=0/seg=1/seg=2");
+        assert_eq!(n.prefix(20).len(), 20);
+        // A component past the 16-bit offsets of the inline index.
+        let big = Component::generic(vec![b'x'; 70_000]);
+        let n = Name::from_uri("/a").unwrap().append(&big).append_str("z");
+        assert_eq!(n.len(), 3);
+        assert_eq!(n.get(1).unwrap().value().len(), 70_000);
+        assert_eq!(n.last().unwrap().to_uri(), "z");
+        assert_eq!(Name::decode(n.to_wire()).unwrap(), n);
+        assert_eq!(n.prefix(1).join(&n.prefix(3)).len(), 4);
+        assert_eq!(n.position_of_type(GENERIC_COMPONENT), Some(0));
+        assert_eq!(n.position_of_type(SEGMENT_COMPONENT), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::types::*;
-use crate::wire::{self, Reader};
+use crate::wire::{self, Reader, SpanReader};
 use crate::{DecodeError, Name};
 
 /// SignatureType values (spec §3.3.1).
@@ -81,25 +81,34 @@ impl SignatureInfo {
 
     /// Decodes the TLV-VALUE of a SignatureInfo / InterestSignatureInfo.
     pub fn decode_value(value: Bytes) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(value);
+        Self::decode_in(&value, 0..value.len())
+    }
+
+    /// Decodes the SignatureInfo whose TLV-VALUE is `buf[range]`, slicing
+    /// `buf` only for the fields that keep bytes.
+    pub fn decode_in(buf: &Bytes, range: std::ops::Range<usize>) -> Result<Self, DecodeError> {
+        let mut r = SpanReader::new(buf, range);
         let t = r.expect(SIGNATURE_TYPE)?;
-        let mut info = SignatureInfo::new(t.nni()?);
+        let mut info = SignatureInfo::new(wire::decode_nni(&buf[t])?);
         while !r.is_empty() {
-            let e = r.read()?;
-            match e.typ {
-                KEY_LOCATOR => info.key_locator = Some(decode_key_locator(e.value)?),
-                VALIDITY_PERIOD => info.validity_period = Some(decode_validity(e.value)?),
+            let (typ, range) = r.read()?;
+            let value = buf;
+            match typ {
+                KEY_LOCATOR => info.key_locator = Some(decode_key_locator(value.slice(range))?),
+                VALIDITY_PERIOD => {
+                    info.validity_period = Some(decode_validity(value.slice(range))?)
+                }
                 SIGNATURE_NONCE => {
-                    if e.value.is_empty() {
+                    if range.is_empty() {
                         return Err(DecodeError::Invalid {
                             field: "SignatureNonce",
                             reason: "must not be empty",
                         });
                     }
-                    info.nonce = Some(e.value)
+                    info.nonce = Some(value.slice(range))
                 }
-                SIGNATURE_TIME => info.time = Some(e.nni()?),
-                SIGNATURE_SEQ_NUM => info.seq_num = Some(e.nni()?),
+                SIGNATURE_TIME => info.time = Some(wire::decode_nni(&value[range])?),
+                SIGNATURE_SEQ_NUM => info.seq_num = Some(wire::decode_nni(&value[range])?),
                 t if t == IGNORED || !wire::is_critical(t) => {}
                 // Spec §3.3: SignatureInfo may be extended with further
                 // elements; unknown ones are kept out of the model but are

@@ -242,6 +242,97 @@ impl Reader {
     }
 }
 
+/// Reads consecutive TLV elements of `buf[range]` as (type, value range)
+/// pairs, borrowing the buffer: nothing is sliced or reference counted, and
+/// the ranges are offsets in `buf`, ready for `Bytes::slice` on the fields a
+/// decoder keeps. The decoders' hot paths use this instead of [`Reader`].
+#[derive(Debug, Clone)]
+pub struct SpanReader<'a> {
+    /// The buffer, cut at the end of the range being read.
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> SpanReader<'a> {
+    /// A reader over `buf[range]` (an empty range past the end reads nothing).
+    #[inline]
+    pub fn new(buf: &'a [u8], range: std::ops::Range<usize>) -> Self {
+        let end = range.end.min(buf.len());
+        Self {
+            buf: &buf[..end],
+            pos: range.start.min(end),
+        }
+    }
+
+    /// True when every element has been read.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Offset of the next element in the buffer.
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Reads the next element's type and value range, advancing past it.
+    #[inline]
+    pub fn read(&mut self) -> Result<(u64, std::ops::Range<usize>), DecodeError> {
+        let mut p = self.pos;
+        let typ = read_varnum(self.buf, &mut p)?;
+        let len = read_varnum(self.buf, &mut p)?;
+        let remaining = (self.buf.len() - p) as u64;
+        if len > remaining {
+            return Err(DecodeError::LengthExceeds {
+                typ,
+                len,
+                remaining,
+            });
+        }
+        let end = p + len as usize;
+        self.pos = end;
+        Ok((typ, p..end))
+    }
+
+    /// Reads the next element, which must be of type `typ`.
+    #[inline]
+    pub fn expect(&mut self, typ: u64) -> Result<std::ops::Range<usize>, DecodeError> {
+        if self.is_empty() {
+            return Err(DecodeError::Missing(typ));
+        }
+        let (found, range) = self.read()?;
+        if found != typ {
+            return Err(DecodeError::UnexpectedType {
+                expected: typ,
+                found,
+            });
+        }
+        Ok(range)
+    }
+}
+
+/// The type and value range of exactly one TLV element spanning all of
+/// `buf` (trailing bytes are an error), without slicing.
+#[inline]
+pub fn single_span(buf: &[u8]) -> Result<(u64, std::ops::Range<usize>), DecodeError> {
+    let mut p = 0;
+    let typ = read_varnum(buf, &mut p)?;
+    let len = read_varnum(buf, &mut p)?;
+    let remaining = (buf.len() - p) as u64;
+    if len > remaining {
+        return Err(DecodeError::LengthExceeds {
+            typ,
+            len,
+            remaining,
+        });
+    }
+    if len < remaining {
+        return Err(DecodeError::TrailingBytes((remaining - len) as usize));
+    }
+    Ok((typ, p..buf.len()))
+}
+
 /// Reads exactly one TLV element spanning all of `buf` (trailing bytes are an error).
 pub fn read_single(buf: Bytes) -> Result<Element, DecodeError> {
     let mut r = Reader::new(buf);
@@ -353,6 +444,25 @@ mod tests {
         assert_eq!(r.peek_type().unwrap(), 0x0A);
         assert_eq!(r.read().unwrap().nni().unwrap(), 5);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn test_span_reader() {
+        let buf = [0x99, 0x07, 0x03, 0x08, 0x01, b'a', 0x0A, 0x01, 0x05, 0x77];
+        let mut r = SpanReader::new(&buf, 1..9);
+        assert_eq!(r.expect(0x07).unwrap(), 3..6);
+        assert_eq!(r.position(), 6);
+        assert_eq!(r.read().unwrap(), (0x0A, 8..9));
+        assert!(r.is_empty());
+        assert_eq!(r.expect(0x0A), Err(DecodeError::Missing(0x0A)));
+        // The range bounds the reader: an element may not run past it.
+        let mut r = SpanReader::new(&buf, 1..8);
+        r.read().unwrap();
+        assert!(matches!(
+            r.read(),
+            Err(DecodeError::LengthExceeds { typ: 0x0A, .. })
+        ));
+        assert!(SpanReader::new(&buf, 20..30).is_empty());
     }
 
     #[test]
