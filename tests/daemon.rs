@@ -501,7 +501,7 @@ fn bench_ping_prints_the_json_report_through_a_forwarder_and_direct() -> anyhow:
     let udp_face = format!("udp:{}", f.udp.context("no udp")?);
     let runs: [&[&str]; 4] = [
         &["--fwd", &fwd_face],
-        &["--fwd", &udp_face],
+        &["--fwd", &udp_face, "--producer-fwd", &fwd_face],
         &["--direct"],
         &["--direct", "--transport", "udp"],
     ];

@@ -51,6 +51,10 @@ pub struct PingConfig {
     pub duration: Duration,
     /// Data content size in bytes.
     pub payload: usize,
+    /// Where the producer registers when `fwd` is a UDP face (UDP faces
+    /// are non-local, as in NFD, so they cannot register prefixes);
+    /// default: the forwarder's default Unix socket.
+    pub producer_fwd: Option<FaceAddr>,
 }
 
 impl Default for PingConfig {
@@ -62,6 +66,7 @@ impl Default for PingConfig {
             consumers: 8,
             duration: Duration::from_secs(5),
             payload: 100,
+            producer_fwd: None,
         }
     }
 }
@@ -291,7 +296,19 @@ pub async fn ping(config: &PingConfig) -> Result<PingReport, BenchError> {
                 addr
             }
         };
-        let producer = Client::connect(&target).await?;
+        // The producer needs a local face to register its prefix.
+        let producer = match (&target, &config.producer_fwd, &forwarder) {
+            (_, Some(p), _) => Client::connect(p).await?,
+            (FaceAddr::Udp(_), None, Some((h, _))) => Client::from_app_face(
+                crate::face::in_process::connect(h)
+                    .await
+                    .map_err(std::io::Error::other)?,
+            ),
+            (FaceAddr::Udp(_), None, None) => {
+                Client::connect(&FaceAddr::Unix(crate::app::DEFAULT_SOCKET.into())).await?
+            }
+            _ => Client::connect(&target).await?,
+        };
         producer
             .register(ping_prefix(), producer_handler(payload.clone()))
             .await?;

@@ -32,6 +32,10 @@ pub struct PingArgs {
     /// default: an in-process forwarder on --transport.
     #[arg(long)]
     fwd: Option<String>,
+    /// Where the producer registers when --fwd is udp: (UDP faces are
+    /// non-local and cannot register); default unix:/run/nfd/nfd.sock.
+    #[arg(long)]
+    producer_fwd: Option<String>,
     /// Consumers talk straight to the producer (the baseline).
     #[arg(long)]
     direct: bool,
@@ -73,6 +77,10 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 consumers: a.consumers,
                 duration: Duration::from_secs_f64(a.duration.clamp(0.1, 3600.0)),
                 payload: a.payload,
+                producer_fwd: match &a.producer_fwd {
+                    Some(f) => Some(f.parse().map_err(anyhow::Error::msg)?),
+                    None => None,
+                },
             };
             let rt = super::runtime(a.worker_threads)?;
             let r = rt.block_on(ping(&config))?;

@@ -83,6 +83,12 @@ async fn connect(fwd: &str) -> anyhow::Result<Client> {
 
 /// Serves a file until SIGTERM or SIGINT.
 pub fn put(args: PutArgs) -> anyhow::Result<()> {
+    if args.fwd.starts_with("udp:") {
+        anyhow::bail!(
+            "a producer needs a local face to register its prefix: use --fwd unix:PATH or \
+             tcp:127.0.0.1:PORT (UDP faces are non-local, as in NFD)"
+        );
+    }
     let name =
         Name::from_uri(&args.name).with_context(|| format!("invalid name {:?}", args.name))?;
     let content = std::fs::read(&args.file)

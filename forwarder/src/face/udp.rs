@@ -114,12 +114,10 @@ fn meta(
         kind: FaceKind::Udp,
         remote_uri: format!("udp4://{remote}"),
         local_uri: format!("udp4://{local}"),
-        // As NFD's unicast UDP transport: a loopback peer is local.
-        scope: if remote.ip().is_loopback() {
-            FaceScope::LOCAL
-        } else {
-            FaceScope::NON_LOCAL
-        },
+        // As NFD's unicast UDP transport: UDP is never local, even from a
+        // loopback peer (test-bed nodes on one host talk over loopback UDP
+        // and must not reach each other's /localhost).
+        scope: FaceScope::NON_LOCAL,
         persistency,
         link_type: LinkType::POINT_TO_POINT,
         mtu: Some(mtu),
