@@ -24,6 +24,8 @@ pub struct Proc {
     pub stderr: Arc<Mutex<String>>,
     /// Lines it wrote to stdout.
     pub stdout: mpsc::Receiver<String>,
+    /// The stderr reader, finished once the child's stderr is closed.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Proc {
@@ -48,7 +50,7 @@ impl Proc {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err = child.stderr.take().context("no stderr")?;
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -79,6 +81,7 @@ impl Proc {
             child,
             stderr,
             stdout: rx,
+            stderr_reader: Some(stderr_reader),
         })
     }
 
@@ -111,6 +114,16 @@ impl Proc {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Some(s) = self.child.try_wait()? {
+                // Let the reader take everything the child wrote before exiting.
+                if let Some(r) = self.stderr_reader.take() {
+                    let until = std::time::Instant::now() + Duration::from_secs(2);
+                    while !r.is_finished() && std::time::Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    if r.is_finished() {
+                        let _ = r.join();
+                    }
+                }
                 return Ok(s);
             }
             anyhow::ensure!(
