@@ -543,12 +543,11 @@ async fn a_restarted_agent_adopts_its_running_containers() {
     );
     let adopted = restarted.adopt().await.unwrap();
     assert_eq!(adopted.len(), 1, "{adopted:?}");
-    let up = recorder.up.lock().unwrap();
+    let up = recorder.up.lock().unwrap().clone();
     assert_eq!(up.len(), 1);
     assert_eq!(up[0].0, "B");
     assert_eq!(up[0].1.addr.port(), b);
     assert_eq!(up[0].1.max_users, 3);
-    drop(up);
     // Listing through the old exec still sees both of its containers.
     assert_eq!(node.exec.list().await.unwrap().len(), 2);
 }
