@@ -12,6 +12,13 @@
 //!   `/picasso/svc/<service>/…` to HTTP requests to the node's local
 //!   replicas, with health checks, least-outstanding balancing and
 //!   Nack(Congestion) when every replica is at maxUsers.
+//! - [`descriptor`]: the deployment descriptor (the paper's `imageName`,
+//!   `port_host`, `port_container` plus service name, limits, …) and its
+//!   validation.
+//! - [`exec`]: service execution, the signed `/picasso/node/<id>/cmd/…`
+//!   commands (deploy, stop, remove, list), rollback and adoption.
+//! - [`image_repo`]: images by name, `/picasso/repo/image/<image>/…`: the
+//!   signed manifest, a publisher, and the resumable pipelined fetcher.
 //! - [`ingress`]: the HTTP ingress, HTTP requests to Interests and the Data
 //!   back to HTTP responses.
 //!
@@ -25,7 +32,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod descriptor;
+pub mod exec;
 pub mod gateway;
+pub mod image_repo;
 pub mod images;
 pub mod ingress;
 pub mod runtime;
