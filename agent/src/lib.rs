@@ -14,6 +14,11 @@
 //!   Nack(Congestion) when every replica is at maxUsers.
 //! - [`ingress`]: the HTTP ingress, HTTP requests to Interests and the Data
 //!   back to HTTP responses.
+//! - [`monitor`]: the monitoring agent, node/container/service figures
+//!   sampled every interval and served as signed JSON Data at
+//!   `/picasso/node/<id>/monitor` ([`monitor::schema`] is the JSON, shared
+//!   with the orchestrator).
+//! - [`keys`]: Ed25519 key files (`picasso keygen`, the node key).
 //!
 //! ```text
 //! HTTP client ─► ingress ─► forwarder ─► (neighbour forwarder ─►) gateway ─► replica (HTTP)
@@ -28,4 +33,6 @@
 pub mod gateway;
 pub mod images;
 pub mod ingress;
+pub mod keys;
+pub mod monitor;
 pub mod runtime;
