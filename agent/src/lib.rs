@@ -19,6 +19,8 @@
 //!   `/picasso/node/<id>/monitor` ([`monitor::schema`] is the JSON, shared
 //!   with the orchestrator).
 //! - [`keys`]: Ed25519 key files (`picasso keygen`, the node key).
+//! - [`node`]: the node process (`picasso node`): forwarder (embedded or
+//!   external), runtime, gateway, monitoring agent, ingress, `/metrics`.
 //!
 //! ```text
 //! HTTP client ─► ingress ─► forwarder ─► (neighbour forwarder ─►) gateway ─► replica (HTTP)
@@ -35,4 +37,5 @@ pub mod images;
 pub mod ingress;
 pub mod keys;
 pub mod monitor;
+pub mod node;
 pub mod runtime;
