@@ -570,7 +570,7 @@ async fn serve_metrics(listener: TcpListener, monitor: Arc<Monitor>, cancel: Can
                             .status(404)
                             .body(Full::new(Bytes::from_static(b"see /metrics\n")))
                     };
-                    Ok::<_, hyper::http::Error>(resp?)
+                    resp
                 }
             });
             let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
