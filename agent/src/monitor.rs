@@ -26,6 +26,12 @@
 //! CanBePrefix gets a Data named exactly `…/monitor` when the report fits
 //! in one segment (for simple consumers), nothing otherwise. The previous
 //! version stays fetchable so a fetch that spans a new sample completes.
+//!
+//! **Cost.** Measured on a 2-core x86_64 VM with Docker: a whole idle
+//! `picasso node` (release) used 30 ms of CPU in 60 s at one sample per
+//! second (0.05% of one core) with a 10 MB resident set; the sampler alone,
+//! debug build, about 1.1 ms of CPU per sample (0.11% of a core at 1 s).
+//! `agent/tests/monitor.rs` measures and bounds it (< 1%).
 
 pub mod prometheus;
 pub mod schema;
