@@ -5,6 +5,7 @@ pub mod fwd;
 pub mod images;
 pub mod name;
 pub mod nfdc;
+pub mod node;
 pub mod packet;
 pub mod transfer;
 

@@ -37,6 +37,10 @@ enum Command {
     Nfdc(cmd::nfdc::NfdcCommand),
     /// Run the NDN forwarder daemon.
     Fwd(cmd::fwd::FwdArgs),
+    /// Run an edge node: forwarder, monitoring agent, gateway, ingress.
+    Node(Box<cmd::node::NodeArgs>),
+    /// Write an Ed25519 key pair (FILE and FILE.pub, hex).
+    Keygen(cmd::node::KeygenArgs),
     /// Serve a file under a name (segmented, versioned, signed) until stopped.
     Put(cmd::transfer::PutArgs),
     /// Fetch a name (pipelined) to stdout.
@@ -52,7 +56,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The daemon reports faces and lifecycle; the tools only warnings.
     cmd::init_tracing(match cli.command {
-        Command::Fwd(_) => "info",
+        Command::Fwd(_) | Command::Node(_) => "info",
         _ => "warn",
     });
     let result = match cli.command {
@@ -61,6 +65,8 @@ fn main() -> std::process::ExitCode {
         Command::Images { command } => cmd::images::run(command),
         Command::Nfdc(command) => cmd::nfdc::run(command),
         Command::Fwd(args) => cmd::fwd::run(args),
+        Command::Node(args) => cmd::node::run(*args),
+        Command::Keygen(args) => cmd::node::keygen(args),
         Command::Put(args) => cmd::transfer::put(args),
         Command::Get(args) => cmd::transfer::get(args),
         Command::Bench { command } => cmd::bench::run(command),

@@ -21,6 +21,13 @@
 //!   signed manifest, a publisher, and the resumable pipelined fetcher.
 //! - [`ingress`]: the HTTP ingress, HTTP requests to Interests and the Data
 //!   back to HTTP responses.
+//! - [`monitor`]: the monitoring agent, node/container/service figures
+//!   sampled every interval and served as signed JSON Data at
+//!   `/picasso/node/<id>/monitor` ([`monitor::schema`] is the JSON, shared
+//!   with the orchestrator).
+//! - [`keys`]: Ed25519 key files (`picasso keygen`, the node key).
+//! - [`node`]: the node process (`picasso node`): forwarder (embedded or
+//!   external), runtime, gateway, monitoring agent, ingress, `/metrics`.
 //!
 //! ```text
 //! HTTP client ─► ingress ─► forwarder ─► (neighbour forwarder ─►) gateway ─► replica (HTTP)
@@ -38,4 +45,7 @@ pub mod gateway;
 pub mod image_repo;
 pub mod images;
 pub mod ingress;
+pub mod keys;
+pub mod monitor;
+pub mod node;
 pub mod runtime;
