@@ -378,3 +378,70 @@ fn python() -> Option<PathBuf> {
     );
     Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
+
+/// Sends `verb` to node `id` as the orchestrator would and returns the JSON reply.
+fn command(
+    unix: &Path,
+    id: &str,
+    verb: &str,
+    signer: &picasso_tlv::Signer,
+) -> anyhow::Result<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = Client::connect(&FaceAddr::Unix(unix.to_path_buf())).await?;
+        let root = Name::from_uri("/picasso")?;
+        let i = picasso_agent::exec::signed_command(
+            &root,
+            id,
+            verb,
+            b"{}",
+            signer,
+            Duration::from_secs(10),
+        );
+        let d = client.express(i).await?;
+        anyhow::Ok(serde_json::from_slice(&d.content())?)
+    })
+}
+
+#[test]
+fn node_obeys_its_orchestrator_and_refuses_everyone_else() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let orch_key = dir.path().join("orch.key");
+    let orch = keys::generate_key_files(&orch_key, false)?;
+    let orch_pub = keys::public_path(&orch_key).display().to_string();
+    let node = start_node(
+        dir.path(),
+        "n7",
+        &["--orchestrator-key", &orch_pub, "--runtime", "process"],
+    )?;
+    let key_name = Name::from_uri("/picasso/orchestrator/KEY")?;
+    // The orchestrator's signed `list` is obeyed.
+    let reply = command(&node.unix, "n7", "list", &orch.signer(key_name.clone()))?;
+    ensure!(reply["node"] == "n7", "{reply}");
+    ensure!(reply["containers"].is_array(), "{reply}");
+    // A command signed by another key is refused with a reason.
+    let forger = keys::KeyPair::generate();
+    let reply = command(&node.unix, "n7", "list", &forger.signer(key_name))?;
+    ensure!(reply["error"] == "refused", "{reply}");
+    drop(node);
+
+    // A node without the orchestrator's key refuses every command.
+    let dir2 = tempfile::tempdir()?;
+    let node = start_node(dir2.path(), "n8", &["--runtime", "process"])?;
+    let reply = command(
+        &node.unix,
+        "n8",
+        "list",
+        &orch.signer(Name::from_uri("/picasso/orchestrator/KEY")?),
+    )?;
+    ensure!(reply["error"] == "refused", "{reply}");
+    ensure!(
+        reply["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no orchestrator key")),
+        "{reply}"
+    );
+    Ok(())
+}

@@ -35,12 +35,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use picasso_forwarder::app::{Client, FaceAddr};
 use picasso_forwarder::daemon::{self, Daemon, DaemonError};
-use picasso_tlv::{Name, Verifier};
+use picasso_tlv::{Interest, Name, Verifier};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::exec::{Exec, ExecConfig, ReplicaRegistry};
 use crate::gateway::{Gateway, GatewayConfig};
 use crate::ingress::{Ingress, IngressConfig, IngressError};
 use crate::keys::{self, KeyError, KeyPair};
@@ -92,6 +93,9 @@ pub enum NodeError {
     /// A key file could not be read or written.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// Service execution could not be mounted.
+    #[error("service execution: {0}")]
+    Exec(String),
     /// The requested container runtime is not available.
     #[error("runtime {kind}: {reason}")]
     Runtime {
@@ -134,6 +138,9 @@ pub struct NodeConfig {
     /// [`Node::orchestrator_key`]; `None` leaves the node without a command
     /// verifier (it then refuses every command).
     pub orchestrator_key: Option<PathBuf>,
+    /// Parent cgroup of the node's containers (e.g. one per emulated Pi,
+    /// with its own CPU quota).
+    pub cgroup_parent: Option<String>,
     /// HTTP ingress address; empty disables the ingress.
     pub http: String,
     /// Prometheus `/metrics` address; empty disables it.
@@ -159,6 +166,7 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             key: None,
             orchestrator_key: None,
+            cgroup_parent: None,
             http: DEFAULT_HTTP.to_owned(),
             metrics: DEFAULT_METRICS.to_owned(),
             external_fwd: None,
@@ -257,6 +265,9 @@ pub struct Node {
     runtime: Arc<dyn Runtime>,
     gateway: Arc<Gateway>,
     monitor: Arc<Monitor>,
+    /// Service execution; `None` without an orchestrator key (every
+    /// command is then refused).
+    exec: Option<Exec>,
     key: KeyPair,
     orchestrator_key: Option<Verifier>,
     cancel: CancellationToken,
@@ -279,6 +290,59 @@ fn parse_addr(field: &'static str, s: &str) -> Result<SocketAddr, NodeError> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| invalid(field, s))
+}
+
+/// Mounts service execution under `<root>/node/<id>/cmd` when the node
+/// knows the orchestrator's key (adopting the containers that carry its
+/// labels); without the key, every command is refused with a reason.
+async fn start_exec(
+    config: &NodeConfig,
+    root: &Name,
+    client: &Client,
+    runtime: &Arc<dyn Runtime>,
+    gateway: &Arc<Gateway>,
+    key: &KeyPair,
+    orchestrator_key: Option<Verifier>,
+) -> Result<Option<Exec>, NodeError> {
+    let prefix = crate::exec::command_prefix(root, &config.id);
+    let Some(orchestrator_key) = orchestrator_key else {
+        let id = config.id.clone();
+        client
+            .register(prefix, move |i: Interest| {
+                let id = id.clone();
+                async move {
+                    tracing::warn!(name = %i.name(), "command refused: no orchestrator key configured");
+                    let body = serde_json::json!({
+                        "error": "refused",
+                        "reason": format!("node {id} has no orchestrator key configured (--orchestrator-key)"),
+                    });
+                    let mut d = picasso_tlv::Data::new(i.name().clone()).with_content(body.to_string().into_bytes());
+                    d.sign(&picasso_tlv::Signer::DigestSha256);
+                    Some(d)
+                }
+            })
+            .await
+            .map_err(|e| NodeError::Exec(e.to_string()))?;
+        return Ok(None);
+    };
+    let mut exec_config =
+        ExecConfig::new(&config.id, orchestrator_key, config.data_dir.join("images"));
+    exec_config.root = root.clone();
+    exec_config.node_signer = Some(key.signer(crate::monitor::key_name(root, &config.id)));
+    exec_config.cgroup_parent = config.cgroup_parent.clone();
+    let registry: Arc<dyn ReplicaRegistry> = gateway.clone();
+    let exec = Exec::new(exec_config, runtime.clone(), client.clone(), registry);
+    exec.serve(client)
+        .await
+        .map_err(|e| NodeError::Exec(e.to_string()))?;
+    match exec.adopt().await {
+        Ok(adopted) if !adopted.is_empty() => {
+            tracing::info!(count = adopted.len(), "adopted running replicas");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not list containers to adopt"),
+    }
+    Ok(Some(exec))
 }
 
 impl Node {
@@ -372,6 +436,28 @@ impl Node {
                 return Err(e.into());
             }
         };
+        let exec = match start_exec(
+            config,
+            &root,
+            &client,
+            &runtime,
+            &gateway,
+            &key,
+            orchestrator_key.clone(),
+        )
+        .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                monitor.shutdown();
+                gateway.shutdown();
+                cancel.cancel();
+                if let Some(fwd) = forwarder {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), fwd).await;
+                }
+                return Err(e);
+            }
+        };
         let mut node = Node {
             id: config.id.clone(),
             root,
@@ -380,6 +466,7 @@ impl Node {
             runtime,
             gateway,
             monitor,
+            exec,
             key,
             orchestrator_key,
             cancel,
@@ -454,6 +541,11 @@ impl Node {
     /// The container runtime in use.
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
+    }
+
+    /// Service execution, when the node has the orchestrator's key.
+    pub fn exec(&self) -> Option<&Exec> {
+        self.exec.as_ref()
     }
 
     /// The service gateway (service execution adds and removes replicas).
