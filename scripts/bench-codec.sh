@@ -36,7 +36,7 @@ PICASSO_BENCH_PACKETS="$packets" cargo bench -p picasso-tlv --bench codec -- \
 echo "bench-codec.sh: python-ndn $("$python" -c 'import importlib.metadata as m; print(m.version("python-ndn"))')" >&2
 "$python" tlv/benches/pyndn_decode.py "$packets" >"$packets/pyndn.jsonl"
 
-python3 - "$root/target/criterion" "$packets/pyndn.jsonl" <<'PY'
+python3 - "${CARGO_TARGET_DIR:-$root/target}/criterion" "$packets/pyndn.jsonl" <<'PY'
 import json, os, sys
 crit, pyfile = sys.argv[1], sys.argv[2]
 

@@ -183,6 +183,20 @@ impl Component {
         Ok(Self::new(e.typ, e.value))
     }
 
+    /// [`decode`](Self::decode) of the component TLV `buf[range]`, slicing
+    /// `buf` once, for the value.
+    #[inline]
+    pub(crate) fn decode_in(
+        buf: &Bytes,
+        range: std::ops::Range<usize>,
+    ) -> Result<Self, DecodeError> {
+        let base = range.start;
+        let (typ, v) = wire::single_span(&buf[range])?;
+        check_component_type(typ)?;
+        check_digest_len(typ, v.len())?;
+        Ok(Self::new(typ, buf.slice(base + v.start..base + v.end)))
+    }
+
     /// Parses one component in URI form (without slashes).
     pub fn from_uri(s: &str) -> Result<Self, UriError> {
         let (typ, text) = match s.split_once('=') {
@@ -569,6 +583,7 @@ impl Name {
     }
 
     /// Builds a name from the TLV-VALUE of a Name element, validating every component.
+    #[inline]
     pub fn from_value(value: Bytes) -> Result<Self, DecodeError> {
         Self::from_value_finding(value, 0).map(|(n, _)| n)
     }
@@ -581,6 +596,64 @@ impl Name {
         value: Bytes,
         find: u64,
     ) -> Result<(Self, Option<usize>), DecodeError> {
+        let buf = &value[..];
+        // Fast path: up to INLINE_ENDS components with 16-bit offsets, built
+        // straight into the inline index (nearly every name); anything longer
+        // starts over on the general path below.
+        if buf.len() <= usize::from(u16::MAX) {
+            let mut ends = [0u16; INLINE_ENDS];
+            let mut n = 0usize;
+            let mut found = None;
+            let mut p = 0usize;
+            while p < buf.len() {
+                if n == INLINE_ENDS {
+                    return Self::from_value_general(value, find);
+                }
+                let (typ, len) = match buf.get(p..p + 2) {
+                    Some(&[t, l]) if t < 253 && l < 253 => {
+                        p += 2;
+                        (u64::from(t), u64::from(l))
+                    }
+                    _ => {
+                        let typ = wire::read_varnum(buf, &mut p)?;
+                        (typ, wire::read_varnum(buf, &mut p)?)
+                    }
+                };
+                let remaining = (buf.len() - p) as u64;
+                if len > remaining {
+                    return Err(DecodeError::LengthExceeds {
+                        typ,
+                        len,
+                        remaining,
+                    });
+                }
+                check_component_type(typ)?;
+                check_digest_len(typ, len as usize)?;
+                if typ == find && found.is_none() {
+                    found = Some(n);
+                }
+                p += len as usize;
+                // p <= buf.len() <= u16::MAX.
+                ends[n] = p as u16;
+                n += 1;
+            }
+            return Ok((
+                Self {
+                    value,
+                    ends: Ends::Inline {
+                        // n <= INLINE_ENDS < 256.
+                        len: n as u8,
+                        ends,
+                    },
+                },
+                found,
+            ));
+        }
+        Self::from_value_general(value, find)
+    }
+
+    /// [`from_value_finding`](Self::from_value_finding) for any name.
+    fn from_value_general(value: Bytes, find: u64) -> Result<(Self, Option<usize>), DecodeError> {
         let mut ends = EndsBuilder::new();
         let mut found = None;
         let buf = &value[..];

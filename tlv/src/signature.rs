@@ -87,6 +87,16 @@ impl SignatureInfo {
     /// Decodes the SignatureInfo whose TLV-VALUE is `buf[range]`, slicing
     /// `buf` only for the fields that keep bytes.
     pub fn decode_in(buf: &Bytes, range: std::ops::Range<usize>) -> Result<Self, DecodeError> {
+        Self::decode_in_inline(buf, range)
+    }
+
+    /// [`decode_in`](Self::decode_in), inlined into Data decoding so that
+    /// the SignatureInfo is built in place rather than copied out.
+    #[inline(always)]
+    pub(crate) fn decode_in_inline(
+        buf: &Bytes,
+        range: std::ops::Range<usize>,
+    ) -> Result<Self, DecodeError> {
         let mut r = SpanReader::new(buf, range);
         let t = r.expect(SIGNATURE_TYPE)?;
         let mut info = SignatureInfo::new(wire::decode_nni(&buf[t])?);
