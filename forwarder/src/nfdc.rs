@@ -87,6 +87,26 @@ pub async fn status(c: &Client) -> Result<ForwarderStatus, NfdcError> {
     })
 }
 
+/// The router's status ([`crate::routing::status_dataset`], JSON), or
+/// `None` when no router answers (routing off, or another forwarder).
+pub async fn routing(c: &Client) -> Result<Option<serde_json::Value>, NfdcError> {
+    let interest = picasso_tlv::Interest::new(crate::routing::status_dataset())
+        .with_must_be_fresh(true)
+        .with_lifetime_ms(1000);
+    let Ok(d) = c.express(interest).await else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&d.content())
+        .map(Some)
+        .map_err(|_| NfdcError::Malformed {
+            dataset: "routing/list",
+            source: DecodeError::Invalid {
+                field: "Content",
+                reason: "not JSON",
+            },
+        })
+}
+
 async fn command(
     c: &Client,
     module: &str,

@@ -149,7 +149,7 @@ async fn line(count: usize) -> Vec<Node> {
         for j in [i.wrapping_sub(1), i + 1] {
             if let Some(nb) = nodes.get(j) {
                 c.neighbours.push(NeighbourConfig {
-                    node: nb.name.clone(),
+                    node: Some(nb.name.clone()),
                     addr: nb.udp.local,
                 });
             }
@@ -287,7 +287,7 @@ async fn a_prefix_served_on_two_neighbours_gets_two_next_hops() {
     let mut ca = a.config();
     for nb in [&b, &c] {
         ca.neighbours.push(NeighbourConfig {
-            node: nb.name.clone(),
+            node: Some(nb.name.clone()),
             addr: nb.udp.local,
         });
     }
