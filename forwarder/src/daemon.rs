@@ -645,7 +645,7 @@ fn routing_config(
     c.neighbours = neighbours;
     c.udp = Some(udp);
     if r.multicast {
-        c.multicast = Some(MulticastConfig {
+        let m = MulticastConfig {
             iface: r
                 .multicast_iface
                 .parse()
@@ -654,9 +654,34 @@ fn routing_config(
                 .multicast_group
                 .parse()
                 .map_err(|_| invalid("routing.multicast-group", &r.multicast_group))?,
-        });
+        };
+        // A wildcard bind (0.0.0.0:6363) is no address to announce: use the
+        // interface's address, or the one the host would send to the group from.
+        if c.udp
+            .as_ref()
+            .is_some_and(|u| u.local.ip().is_unspecified())
+        {
+            let port = c.udp.as_ref().map_or(0, |u| u.local.port());
+            let ip = if m.iface.is_unspecified() {
+                outgoing_ip(m.group)
+            } else {
+                Some(m.iface)
+            };
+            c.announce_addr = ip.map(|ip| SocketAddr::from((ip, port)));
+        }
+        c.multicast = Some(m);
     }
     Ok(c)
+}
+
+/// The local address the host would send to `to` from (no packet is sent).
+fn outgoing_ip(to: std::net::SocketAddrV4) -> Option<std::net::Ipv4Addr> {
+    let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    s.connect(to).ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
 }
 
 /// Starts a daemon with `config` and serves until `shutdown` is cancelled.
@@ -725,6 +750,10 @@ mod tests {
         let rc = routing_config(&c.routing, dummy_channel().await, Vec::new()).unwrap();
         assert_eq!(rc.node, "edge-1");
         assert!(rc.multicast.is_some());
+        assert_eq!(
+            rc.announce_addr, None,
+            "bound to 127.0.0.1: announced as is"
+        );
     }
 
     async fn dummy_channel() -> UdpChannel {

@@ -79,7 +79,9 @@
 //! unknown neighbour that cannot be (or may not be) accepted.
 //!
 //! Not supported: routing messages are not signed or verified (any
-//! neighbour, configured or not, is trusted); vectors are limited to
+//! neighbour, configured or not, is trusted; at most [`MAX_NEIGHBOURS`]);
+//! a neighbour that comes back under the same name from another address is
+//! not followed (its hellos are answered, ours still go to the old one); vectors are limited to
 //! [`message::MAX_ENTRIES`] prefixes per neighbour; the multicast face is
 //! used for discovery only.
 
@@ -108,6 +110,10 @@ pub const ORIGIN: RouteOrigin = RouteOrigin::NLSR;
 
 /// The default multicast group for discovery (NFD's IPv4 group and port).
 pub const DEFAULT_GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(224, 0, 23, 170), 56363);
+
+/// Most neighbours a router keeps; further discovered or unconfigured
+/// nodes are ignored (and counted as unknown).
+pub const MAX_NEIGHBOURS: usize = 256;
 
 /// Highest link cost (one minute of RTT).
 const MAX_LINK_COST: u64 = 60_000;
@@ -892,7 +898,8 @@ impl Task {
         } else {
             None
         }?;
-        (from != self.cfg.node && !self.neighbours.contains_key(&from)).then_some(from)
+        let room = self.neighbours.len() < MAX_NEIGHBOURS;
+        (room && from != self.cfg.node && !self.neighbours.contains_key(&from)).then_some(from)
     }
 
     /// Takes `from` as a neighbour, reached at the remote address of the
@@ -996,6 +1003,10 @@ impl Task {
             return;
         };
         if h.node == self.cfg.node || self.neighbours.contains_key(&h.node) {
+            return;
+        }
+        if self.neighbours.len() >= MAX_NEIGHBOURS {
+            self.counters.unknown_neighbour += 1;
             return;
         }
         let Some(u) = &self.cfg.udp else { return };
