@@ -251,3 +251,48 @@ fn multicast_discovery_between_two_daemons() -> anyhow::Result<()> {
     ensure!(got == b"found by multicast", "{got:?}");
     Ok(())
 }
+
+#[test]
+fn named_neighbours_node_names_and_no_routing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let a = Fwd::start(dir.path(), "alpha", &["--node-name", "alpha"])?;
+    ensure!(a.node.as_deref() == Some("alpha"), "{:?}", a.node);
+    let a_uri = format!("udp://{}", a.udp.context("no udp")?);
+    // A named neighbour needs no probe.
+    let b = Fwd::start(
+        dir.path(),
+        "beta",
+        &[
+            "--neighbor",
+            &format!("alpha={a_uri}"),
+            "--hello-interval",
+            "200",
+        ],
+    )?;
+    // The default name: host name and UDP port.
+    let b_port = b.udp.context("no udp")?.port().to_string();
+    ensure!(
+        b.node.as_deref().is_some_and(|n| n.ends_with(&b_port)),
+        "{:?}",
+        b.node
+    );
+    wait_until(Duration::from_secs(5), "alpha up on beta", || {
+        Ok(alive_neighbours(&b)? == 1)
+    })?;
+    let r = routing(&b)?;
+    ensure!(r["counters"]["probesSent"] == 0, "{}", r["counters"]);
+    let nb = &r["neighbours"][0];
+    ensure!(nb["node"] == "alpha" && nb["discovered"] == false, "{nb}");
+    // No static default route: routing decides.
+    ensure!(!b.has_route("/")?, "beta has a static / route");
+
+    // Without routing, a neighbour gets a default route and no router runs.
+    let c = Fwd::start(dir.path(), "gamma", &["--no-routing", "--neighbor", &a_uri])?;
+    ensure!(c.node.is_none(), "gamma runs a router");
+    ensure!(c.has_route("/")?, "gamma has no / route");
+    ensure!(
+        c.json("status")?.get("routing").is_none(),
+        "routing status without a router"
+    );
+    Ok(())
+}
