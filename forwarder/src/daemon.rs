@@ -389,7 +389,7 @@ pub struct Daemon {
     udp: Option<UdpChannel>,
     neighbors: Vec<(Neighbor, FaceId)>,
     unix_guard: Option<UnixListenerGuard>,
-    router: Option<RouterHandle>,
+    router: Option<(RouterHandle, String)>,
 }
 
 impl Daemon {
@@ -521,7 +521,7 @@ impl Daemon {
                     value: e.to_string(),
                 })?;
             tracing::info!(%node, "router started");
-            self.router = Some(router);
+            self.router = Some((router, node));
         }
         tracing::info!(endpoints = %self.endpoints, "forwarder ready");
         Ok(())
@@ -554,7 +554,12 @@ impl Daemon {
 
     /// The router, when routing runs.
     pub fn router(&self) -> Option<&RouterHandle> {
-        self.router.as_ref()
+        self.router.as_ref().map(|(r, _)| r)
+    }
+
+    /// This node's routing name, when routing runs.
+    pub fn node_name(&self) -> Option<&str> {
+        self.router.as_ref().map(|(_, n)| n.as_str())
     }
 
     /// A handle to the forwarder (routes, faces, in-process apps).
@@ -794,6 +799,9 @@ mod tests {
         let d = Daemon::start(&config).await.unwrap();
         assert!(sock.exists());
         assert_ne!(d.endpoints().tcp.unwrap().port(), 0);
+        // Routing runs by default with a UDP channel.
+        let st = d.router().unwrap().status().await.unwrap();
+        assert_eq!(Some(st.node.as_str()), d.node_name());
         let token = CancellationToken::new();
         let t = token.clone();
         let run = tokio::spawn(d.run(t));

@@ -111,11 +111,8 @@ pub fn run(args: FwdArgs) -> anyhow::Result<()> {
             }
             token.cancel();
         });
-        match daemon.router() {
-            Some(r) => {
-                let node = r.status().await.map(|s| s.node).unwrap_or_default();
-                println!("ready {} node={node}", daemon.endpoints());
-            }
+        match daemon.node_name() {
+            Some(node) => println!("ready {} node={node}", daemon.endpoints()),
             None => println!("ready {}", daemon.endpoints()),
         }
         daemon.run(shutdown).await?;
