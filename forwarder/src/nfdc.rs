@@ -93,8 +93,12 @@ pub async fn routing(c: &Client) -> Result<Option<serde_json::Value>, NfdcError>
     let interest = picasso_tlv::Interest::new(crate::routing::status_dataset())
         .with_must_be_fresh(true)
         .with_lifetime_ms(1000);
-    let Ok(d) = c.express(interest).await else {
-        return Ok(None);
+    let d = match c.express(interest).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!(error = %e, "no routing status");
+            return Ok(None);
+        }
     };
     serde_json::from_slice(&d.content())
         .map(Some)
