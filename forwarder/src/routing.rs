@@ -58,7 +58,8 @@
 //!   jitter does not churn routes). On a LAN this is a hop count. A
 //!   neighbour with no answered hello for `dead_multiplier × hello_interval`
 //!   (default 3 × 1 s) is lost: its vector is dropped and every route
-//!   through it is withdrawn in one RIB update.
+//!   through it is withdrawn in one RIB update. A discovered or accepted
+//!   neighbour silent for 10 dead intervals is forgotten altogether.
 //! - **Vectors.** A node advertises the prefixes its local applications
 //!   registered under the advertised root (default `/picasso`) at cost 0
 //!   and the prefixes it learned at their best path cost, with split
@@ -114,6 +115,10 @@ pub const DEFAULT_GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(224, 0, 
 /// Most neighbours a router keeps; further discovered or unconfigured
 /// nodes are ignored (and counted as unknown).
 pub const MAX_NEIGHBOURS: usize = 256;
+
+/// A discovered (or accepted) neighbour silent for this many dead
+/// intervals is forgotten; configured ones are kept.
+const FORGET_MULTIPLIER: u32 = 10;
 
 /// Highest link cost (one minute of RTT).
 const MAX_LINK_COST: u64 = 60_000;
@@ -283,7 +288,8 @@ pub struct RouterCounters {
     pub probes_sent: u64,
     /// Probes answered (the neighbour's name learned).
     pub probes_answered: u64,
-    /// Unconfigured nodes taken as neighbours (see [`RoutingConfig::accept_unknown`]).
+    /// Unconfigured nodes taken as neighbours (see [`RoutingConfig::accept_unknown`];
+    /// not counted when the address was configured without a name).
     pub neighbours_adopted: u64,
 }
 
@@ -503,6 +509,8 @@ pub fn status_dataset() -> Name {
 }
 
 struct Neighbour {
+    /// When it was added.
+    since: Instant,
     addr: SocketAddr,
     face: Option<FaceId>,
     discovered: bool,
@@ -522,6 +530,7 @@ struct Neighbour {
 impl Neighbour {
     fn new(addr: SocketAddr, face: Option<FaceId>, discovered: bool) -> Self {
         Self {
+            since: Instant::now(),
             addr,
             face,
             discovered,
@@ -931,11 +940,14 @@ impl Task {
         };
         let addr: SocketAddr = addr;
         let face = u.connect(addr).await.ok();
-        tracing::info!(node = %from, %addr, ?face, "routing: accepted an unconfigured neighbour");
-        self.counters.neighbours_adopted += 1;
-        self.unnamed.remove(&addr);
+        // Configured by address (its probe not answered yet): not discovered.
+        let configured = self.unnamed.remove(&addr).is_some();
+        tracing::info!(node = %from, %addr, ?face, configured, "routing: neighbour named by its first message");
+        if !configured {
+            self.counters.neighbours_adopted += 1;
+        }
         self.neighbours
-            .insert(from.to_string(), Neighbour::new(addr, face, true));
+            .insert(from.to_string(), Neighbour::new(addr, face, !configured));
         let _ = self.sync_rib().await;
         self.send_hello(from);
     }
@@ -1207,8 +1219,22 @@ impl Task {
                 lost = true;
             }
         }
-        if lost {
+        // Discovered or accepted neighbours silent for long are forgotten
+        // (a node restarted on another port comes back under a new name).
+        let forget = dead * FORGET_MULTIPLIER;
+        let before = self.neighbours.len();
+        self.neighbours.retain(|node, nb| {
+            let keep = !nb.discovered
+                || nb.alive
+                || now.saturating_duration_since(nb.last_reply.unwrap_or(nb.since)) <= forget;
+            if !keep {
+                tracing::info!(%node, "routing: forgot a silent discovered neighbour");
+            }
+            keep
+        });
+        if lost || self.neighbours.len() != before {
             self.recompute().await;
+            let _ = self.sync_rib().await;
         }
     }
 

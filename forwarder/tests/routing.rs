@@ -484,3 +484,42 @@ fn neighbour_specs_with_and_without_names() {
         assert!(bad.parse::<NeighbourConfig>().is_err(), "{bad}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnamed_neighbour_is_probed_accepted_and_forgotten_when_silent() {
+    // b knows a by address only; a knows nothing of b.
+    let mut a = Node::new("a").await;
+    let mut b = Node::new("b").await;
+    let fast = Duration::from_millis(50);
+    let mut ca = a.config();
+    ca.hello_interval = fast;
+    a.start(ca);
+    let mut cb = b.config();
+    cb.hello_interval = fast;
+    cb.neighbours.push(NeighbourConfig::unnamed(a.udp.local));
+    b.start(cb);
+    wait_for(Duration::from_secs(2), "a and b up", || async {
+        let (sa, sb) = (a.status().await, b.status().await);
+        let up = |s: &RouterStatus, other: &str| {
+            s.neighbours.iter().any(|nb| nb.node == other && nb.alive)
+        };
+        up(&sa, "b") && up(&sb, "a")
+    })
+    .await;
+    let (sa, sb) = (a.status().await, b.status().await);
+    assert!(sb.unnamed.is_empty(), "{:?}", sb.unnamed);
+    assert!(sb.counters.probes_sent >= 1, "{:?}", sb.counters);
+    assert!(!sb.neighbours[0].discovered, "b configured a");
+    assert_eq!(sa.counters.neighbours_adopted, 1, "{:?}", sa.counters);
+    assert!(sa.neighbours[0].discovered, "a accepted b");
+    // b goes away: a loses it, then forgets it (10 dead intervals = 1.5 s).
+    b.fwd.shutdown();
+    let t = wait_for(Duration::from_secs(4), "b forgotten", || async {
+        a.status().await.neighbours.is_empty()
+    })
+    .await;
+    println!("silent accepted neighbour forgotten after {t:?}");
+    assert_eq!(a.status().await.counters.neighbours_lost, 1);
+    assert!(a.fib_faces("/localhop/picasso/routing/b").await.is_empty());
+    a.fwd.shutdown();
+}
