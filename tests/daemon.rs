@@ -2,9 +2,9 @@
 //! 127.0.0.1 port 0 and temp-dir Unix sockets:
 //!
 //! - SIGTERM exits 0 and removes the socket file;
-//! - two forwarders peer over UDP (`--neighbor`) and a file served with
-//!   `picasso put` on one is fetched byte for byte with `picasso get` on
-//!   the other;
+//! - two forwarders peer over UDP (`--neighbor udp://…`, routing learns
+//!   the route) and a file served with `picasso put` on one is fetched
+//!   byte for byte with `picasso get` on the other;
 //! - bounded resources: a flood of distinct-name Interests keeps the
 //!   forwarder's memory under a bound while another consumer is served; a
 //!   face that never reads drops and counts instead of stalling the
@@ -155,6 +155,12 @@ fn two_forwarders_peer_over_udp_and_route_between_them() -> anyhow::Result<()> {
     )?;
     let line = put.line(Duration::from_secs(20))?;
     ensure!(line.starts_with("serving /picasso/test/blob/v="), "{line}");
+    // b configured a by address only: no static route, the router learns
+    // a's name by probing and installs the route to what a serves.
+    let took = fwd::wait_until(Duration::from_secs(5), "route on b", || {
+        b.has_route("/picasso/test/blob")
+    })?;
+    println!("route to a's prefix on b after {took:?}");
 
     let got = run_bounded(
         &[

@@ -14,9 +14,14 @@
 //!                 └─► Daemon::run(shutdown) ── cancel ──► wait for the forwarder task
 //! ```
 //!
-//! It does not own routing between neighbours: a neighbour gets a UDP face
-//! and static routes for its configured prefixes; the routing engine hooks
-//! in through [`Daemon::neighbors`] and [`Daemon::handle`].
+//! Routing between neighbours ([`crate::routing`]) is on by default when
+//! the daemon has a UDP channel (`[routing]` section): every configured
+//! neighbour gets a UDP face and becomes a routing neighbour (by name if
+//! one is given, else named by probing), and the router installs routes to
+//! what the neighbours serve. Static routes are only installed for a
+//! neighbour's explicit `prefixes`; with routing off, a neighbour without
+//! `prefixes` gets a default route `/` instead. [`Daemon::router`] gives
+//! the router's status; it also answers `/localhost/picasso/routing/list`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::face::stream::{listen_tcp, listen_unix, UnixListenerGuard};
 use crate::face::udp::{UdpChannel, UdpConfig};
 use crate::fw::ForwarderLimits;
+use crate::routing::{MulticastConfig, NeighbourConfig, Router, RouterHandle, RoutingConfig};
 use crate::runtime::ForwarderHandle;
 use crate::table::cs::CsLimits;
 use crate::FaceId;
@@ -95,6 +101,73 @@ pub struct Config {
     pub localhop: bool,
     /// Tokio worker threads; 0 runs everything on one thread (smallest RSS).
     pub worker_threads: usize,
+    /// Routing between neighbours.
+    pub routing: Routing,
+}
+
+/// The `[routing]` section: the distance-vector router between neighbours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Routing {
+    /// Run the router (it needs the UDP channel; without one it stays off).
+    pub enabled: bool,
+    /// This node's name; empty: the host name and the UDP port, e.g.
+    /// `edge1-6363` (see [`default_node_name`]).
+    pub node_name: String,
+    /// Milliseconds between hellos.
+    pub hello_interval_ms: u64,
+    /// A neighbour is lost after this many hello intervals without an answer.
+    pub dead_multiplier: u32,
+    /// Prefixes local applications register under this root are advertised.
+    pub advertised_root: String,
+    /// Take nodes that contact us without being configured as neighbours.
+    pub accept_unknown: bool,
+    /// Discover neighbours by multicast.
+    pub multicast: bool,
+    /// Address of the interface to join the group on (`0.0.0.0`: the default one).
+    pub multicast_iface: String,
+    /// Multicast group and port (NFD's by default).
+    pub multicast_group: String,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        let m = MulticastConfig::default();
+        Self {
+            enabled: true,
+            node_name: String::new(),
+            hello_interval_ms: 1000,
+            dead_multiplier: 3,
+            advertised_root: "/picasso".to_string(),
+            accept_unknown: true,
+            multicast: false,
+            multicast_iface: m.iface.to_string(),
+            multicast_group: m.group.to_string(),
+        }
+    }
+}
+
+/// The default node name: the host name (characters other than ASCII
+/// letters, digits, `-`, `_` and `.` replaced by `-`) and the UDP port.
+pub fn default_node_name(udp_port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "picasso".to_string());
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("{host}-{udp_port}")
 }
 
 impl Default for Config {
@@ -109,6 +182,7 @@ impl Default for Config {
             strategy: Vec::new(),
             localhop: false,
             worker_threads: 0,
+            routing: Routing::default(),
         }
     }
 }
@@ -177,18 +251,18 @@ impl Default for UdpFaces {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Neighbor {
-    /// `udp://HOST:PORT` (or `HOST:PORT`).
+    /// `udp://HOST:PORT` (or `udp4://HOST:PORT`, or `HOST:PORT`).
     pub uri: String,
-    /// Prefixes routed to it (default `/`).
-    #[serde(default = "default_prefixes")]
-    pub prefixes: Vec<String>,
-    /// Route cost.
+    /// Its routing node name; absent: learned by probing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Prefixes routed to it statically. Absent: none when routing runs
+    /// (the router learns what it serves), `/` when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefixes: Option<Vec<String>>,
+    /// Cost of the static routes.
     #[serde(default = "default_cost")]
     pub cost: u64,
-}
-
-fn default_prefixes() -> Vec<String> {
-    vec!["/".to_string()]
 }
 
 fn default_cost() -> u64 {
@@ -196,12 +270,26 @@ fn default_cost() -> u64 {
 }
 
 impl Neighbor {
-    /// A neighbour at `uri` with a default route for `/`.
-    pub fn new(uri: &str) -> Self {
+    /// A neighbour from `[NAME=]URI`, without static prefixes.
+    pub fn new(spec: &str) -> Self {
+        let (name, uri) = match spec.split_once('=') {
+            Some((n, u)) if !n.contains("://") => (Some(n.to_string()), u),
+            _ => (None, spec),
+        };
         Self {
             uri: uri.to_string(),
-            prefixes: default_prefixes(),
+            name,
+            prefixes: None,
             cost: default_cost(),
+        }
+    }
+
+    /// The static prefixes, given whether the router runs.
+    pub fn static_prefixes(&self, routing: bool) -> Vec<String> {
+        match &self.prefixes {
+            Some(p) => p.clone(),
+            None if routing => Vec::new(),
+            None => vec!["/".to_string()],
         }
     }
 
@@ -301,6 +389,7 @@ pub struct Daemon {
     udp: Option<UdpChannel>,
     neighbors: Vec<(Neighbor, FaceId)>,
     unix_guard: Option<UnixListenerGuard>,
+    router: Option<(RouterHandle, String)>,
 }
 
 impl Daemon {
@@ -314,6 +403,7 @@ impl Daemon {
             udp: None,
             neighbors: Vec::new(),
             unix_guard: None,
+            router: None,
         };
         if let Err(e) = daemon.open(config).await {
             daemon.handle.shutdown();
@@ -334,10 +424,13 @@ impl Daemon {
                 ))
             })
             .collect::<Result<Vec<_>, DaemonError>>()?;
+        let r = &config.routing;
+        // Routing runs when enabled and a UDP channel will be bound.
+        let routing_on = r.enabled && (!config.udp.is_empty() || !config.neighbor.is_empty());
         let mut neighbors = Vec::new();
         for n in &config.neighbor {
             let prefixes = n
-                .prefixes
+                .static_prefixes(routing_on)
                 .iter()
                 .map(|p| parse_name("neighbor.prefixes", p))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -409,10 +502,26 @@ impl Daemon {
             }
             self.udp = Some(channel);
         }
+        let mut routing_neighbours = Vec::new();
         for (n, remote, prefixes) in neighbors {
             let face = self.add_neighbor(remote, &prefixes, n.cost).await?;
             tracing::info!(neighbor = %n.uri, %face, "neighbour face up");
+            routing_neighbours.push(NeighbourConfig {
+                node: n.name.clone(),
+                addr: remote,
+            });
             self.neighbors.push((n, face));
+        }
+        if let (true, Some(udp)) = (routing_on, &self.udp) {
+            let rc = routing_config(r, udp.clone(), routing_neighbours)?;
+            let node = rc.node.clone();
+            let router =
+                Router::spawn(self.handle.clone(), rc).map_err(|e| DaemonError::Invalid {
+                    field: "routing",
+                    value: e.to_string(),
+                })?;
+            tracing::info!(%node, "router started");
+            self.router = Some((router, node));
         }
         tracing::info!(endpoints = %self.endpoints, "forwarder ready");
         Ok(())
@@ -441,6 +550,16 @@ impl Daemon {
                 .map_err(|_| DaemonError::Stopped)?;
         }
         Ok(face)
+    }
+
+    /// The router, when routing runs.
+    pub fn router(&self) -> Option<&RouterHandle> {
+        self.router.as_ref().map(|(r, _)| r)
+    }
+
+    /// This node's routing name, when routing runs.
+    pub fn node_name(&self) -> Option<&str> {
+        self.router.as_ref().map(|(_, n)| n.as_str())
     }
 
     /// A handle to the forwarder (routes, faces, in-process apps).
@@ -495,6 +614,81 @@ impl Daemon {
     }
 }
 
+/// The router's settings from the `[routing]` section.
+fn routing_config(
+    r: &Routing,
+    udp: UdpChannel,
+    neighbours: Vec<NeighbourConfig>,
+) -> Result<RoutingConfig, DaemonError> {
+    let invalid = |field: &'static str, value: &str| DaemonError::Invalid {
+        field,
+        value: value.to_string(),
+    };
+    let node = if r.node_name.is_empty() {
+        default_node_name(udp.local.port())
+    } else {
+        r.node_name.clone()
+    };
+    if !crate::routing::message::valid_node_name(&node) {
+        return Err(invalid("routing.node-name", &node));
+    }
+    for n in &neighbours {
+        if let Some(name) = &n.node {
+            if !crate::routing::message::valid_node_name(name) {
+                return Err(invalid("neighbor.name", name));
+            }
+        }
+    }
+    if r.hello_interval_ms == 0 {
+        return Err(invalid("routing.hello-interval-ms", "0"));
+    }
+    let mut c = RoutingConfig::new(node);
+    c.hello_interval = Duration::from_millis(r.hello_interval_ms);
+    c.dead_multiplier = r.dead_multiplier.max(1);
+    c.advertised_root = parse_name("routing.advertised-root", &r.advertised_root)?;
+    c.accept_unknown = r.accept_unknown;
+    c.neighbours = neighbours;
+    c.udp = Some(udp);
+    if r.multicast {
+        let m = MulticastConfig {
+            iface: r
+                .multicast_iface
+                .parse()
+                .map_err(|_| invalid("routing.multicast-iface", &r.multicast_iface))?,
+            group: r
+                .multicast_group
+                .parse()
+                .map_err(|_| invalid("routing.multicast-group", &r.multicast_group))?,
+        };
+        // A wildcard bind (0.0.0.0:6363) is no address to announce: use the
+        // interface's address, or the one the host would send to the group from.
+        if c.udp
+            .as_ref()
+            .is_some_and(|u| u.local.ip().is_unspecified())
+        {
+            let port = c.udp.as_ref().map_or(0, |u| u.local.port());
+            let ip = if m.iface.is_unspecified() {
+                outgoing_ip(m.group)
+            } else {
+                Some(m.iface)
+            };
+            c.announce_addr = ip.map(|ip| SocketAddr::from((ip, port)));
+        }
+        c.multicast = Some(m);
+    }
+    Ok(c)
+}
+
+/// The local address the host would send to `to` from (no packet is sent).
+fn outgoing_ip(to: std::net::SocketAddrV4) -> Option<std::net::Ipv4Addr> {
+    let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    s.connect(to).ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
 /// Starts a daemon with `config` and serves until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
     Daemon::start(&config).await?.run(shutdown).await
@@ -511,8 +705,8 @@ mod tests {
         assert_eq!(Config::default().tcp, "0.0.0.0:6363");
     }
 
-    #[test]
-    fn full_config_parses() {
+    #[tokio::test]
+    async fn full_config_parses() {
         let c = Config::from_toml(
             r#"
             unix = "/tmp/x.sock"
@@ -530,6 +724,13 @@ mod tests {
             [[neighbor]]
             uri = "udp://127.0.0.1:6364"
             prefixes = ["/a", "/b"]
+            [[neighbor]]
+            uri = "udp://127.0.0.1:6365"
+            name = "edge-3"
+            [routing]
+            node-name = "edge-1"
+            hello-interval-ms = 200
+            multicast = true
             [[strategy]]
             prefix = "/picasso/svc"
             strategy = "/localhost/nfd/strategy/multicast"
@@ -545,6 +746,38 @@ mod tests {
             "127.0.0.1:6364".parse().unwrap()
         );
         assert!(c.localhop);
+        assert_eq!(c.neighbor[0].static_prefixes(true), ["/a", "/b"]);
+        assert!(c.neighbor[1].static_prefixes(true).is_empty());
+        assert_eq!(c.neighbor[1].static_prefixes(false), ["/"]);
+        assert_eq!(c.neighbor[1].name.as_deref(), Some("edge-3"));
+        assert_eq!(c.routing.hello_interval_ms, 200);
+        assert!(c.routing.multicast && c.routing.enabled);
+        let rc = routing_config(&c.routing, dummy_channel().await, Vec::new()).unwrap();
+        assert_eq!(rc.node, "edge-1");
+        assert!(rc.multicast.is_some());
+        assert_eq!(
+            rc.announce_addr, None,
+            "bound to 127.0.0.1: announced as is"
+        );
+    }
+
+    async fn dummy_channel() -> UdpChannel {
+        let (h, _join) = crate::runtime::spawn(ForwarderLimits::default());
+        UdpChannel::bind(h, "127.0.0.1:0".parse().unwrap(), UdpConfig::default())
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn neighbour_specs_and_default_node_names() {
+        let n = Neighbor::new("edge-2=udp://127.0.0.1:7000");
+        assert_eq!(n.name.as_deref(), Some("edge-2"));
+        assert_eq!(n.addr().unwrap(), "127.0.0.1:7000".parse().unwrap());
+        let n = Neighbor::new("udp://127.0.0.1:7000");
+        assert_eq!(n.name, None);
+        let name = default_node_name(6363);
+        assert!(name.ends_with("-6363"), "{name}");
+        assert!(crate::routing::message::valid_node_name(&name), "{name}");
     }
 
     #[test]
@@ -566,6 +799,9 @@ mod tests {
         let d = Daemon::start(&config).await.unwrap();
         assert!(sock.exists());
         assert_ne!(d.endpoints().tcp.unwrap().port(), 0);
+        // Routing runs by default with a UDP channel.
+        let st = d.router().unwrap().status().await.unwrap();
+        assert_eq!(Some(st.node.as_str()), d.node_name());
         let token = CancellationToken::new();
         let t = token.clone();
         let run = tokio::spawn(d.run(t));

@@ -87,6 +87,30 @@ pub async fn status(c: &Client) -> Result<ForwarderStatus, NfdcError> {
     })
 }
 
+/// The router's status ([`crate::routing::status_dataset`], JSON), or
+/// `None` when no router answers (routing off, or another forwarder).
+pub async fn routing(c: &Client) -> Result<Option<serde_json::Value>, NfdcError> {
+    let interest = picasso_tlv::Interest::new(crate::routing::status_dataset())
+        .with_must_be_fresh(true)
+        .with_lifetime_ms(1000);
+    let d = match c.express(interest).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!(error = %e, "no routing status");
+            return Ok(None);
+        }
+    };
+    serde_json::from_slice(&d.content())
+        .map(Some)
+        .map_err(|_| NfdcError::Malformed {
+            dataset: "routing/list",
+            source: DecodeError::Invalid {
+                field: "Content",
+                reason: "not JSON",
+            },
+        })
+}
+
 async fn command(
     c: &Client,
     module: &str,

@@ -26,14 +26,30 @@
 //! | `/localhop/picasso/hello/<from>/<seq>` | ApplicationParameters: [`Hello`] with the sender's unicast UDP address; sent on the multicast face | a [`Hello`] with the responder's address |
 //! | `/localhop/picasso/routing/<to>/hello/<from>/<seq>` | — | a [`Hello`] saying which version of `<from>`'s vector `<to>` holds |
 //! | `/localhop/picasso/routing/<to>/update/<from>/<version>` | ApplicationParameters: [`Update`], the full vector for `<to>` | a [`Hello`] (the acknowledgement) |
+//! | `/localhop/picasso/probe/<addr>/<from>/<seq>` | ApplicationParameters: [`Hello`] with the sender's unicast UDP address; sent to a neighbour configured by address only | a [`Hello`] with the responder's name and address |
+//! | `/localhost/picasso/routing/list` | — (local faces only) | the [`RouterStatus`] as JSON ([`RouterStatus::to_json`]) |
 //!
 //! All of them are MustBeFresh and their Data carry no FreshnessPeriod, so
 //! no content store ever answers one.
 //!
 //! - **Neighbours** are configured (node name + `udp4://` address, as in
-//!   NLSR) or discovered: every hello interval the router multicasts a
-//!   hello carrying its name and unicast address; whoever hears it opens a
-//!   unicast UDP face to that address and treats the sender as a neighbour.
+//!   NLSR), configured by address only, or discovered: every hello
+//!   interval the router multicasts a hello carrying its name and unicast
+//!   address; whoever hears it opens a unicast UDP face to that address and
+//!   treats the sender as a neighbour.
+//! - **Unnamed neighbours.** For a neighbour configured as `udp4://HOST:PORT`
+//!   alone, the router routes `/localhop/picasso/probe/<HOST:PORT>` to that
+//!   neighbour's face only and sends a probe under it every hello interval
+//!   until one is answered; the answer's [`Hello`] gives the name, and from
+//!   then on the neighbour is an ordinary configured one. A probe is
+//!   answered by any router, whatever `<addr>` says (it names the
+//!   sender's view of the link, not the receiver).
+//! - **Unconfigured senders.** When [`RoutingConfig::accept_unknown`] is on
+//!   (the default), a probe, hello or update from a node that is not a
+//!   neighbour makes it one, reached at the remote address of the UDP face
+//!   the Interest arrived on (read from its PIT in-record before the
+//!   answer is sent). So configuring a link on one side is enough; the
+//!   other side learns it from the first message.
 //! - **Liveness and cost.** Every hello interval (default 1 s) the router
 //!   sends each neighbour a unicast hello. The smoothed RTT of the answers
 //!   (EWMA with α = 1/8, RFC 6298) gives the link cost: **one unit per
@@ -42,7 +58,8 @@
 //!   jitter does not churn routes). On a LAN this is a hop count. A
 //!   neighbour with no answered hello for `dead_multiplier × hello_interval`
 //!   (default 3 × 1 s) is lost: its vector is dropped and every route
-//!   through it is withdrawn in one RIB update.
+//!   through it is withdrawn in one RIB update. A discovered or accepted
+//!   neighbour silent for 10 dead intervals is forgotten altogether.
 //! - **Vectors.** A node advertises the prefixes its local applications
 //!   registered under the advertised root (default `/picasso`) at cost 0
 //!   and the prefixes it learned at their best path cost, with split
@@ -58,12 +75,14 @@
 //!   several nodes serve gets one next hop per feasible neighbour, so the
 //!   load-balance strategy can choose among them.
 //!
-//! Every message is checked; one that does not decode, names the wrong
-//! node or comes from an unknown neighbour is counted in
-//! [`RouterCounters`] and dropped.
+//! Every message is checked; one that does not decode or names the wrong
+//! node is counted in [`RouterCounters`] and dropped, as is one from an
+//! unknown neighbour that cannot be (or may not be) accepted.
 //!
 //! Not supported: routing messages are not signed or verified (any
-//! neighbour is trusted); vectors are limited to
+//! neighbour, configured or not, is trusted; at most [`MAX_NEIGHBOURS`]);
+//! a neighbour that comes back under the same name from another address is
+//! not followed (its hellos are answered, ours still go to the old one); vectors are limited to
 //! [`message::MAX_ENTRIES`] prefixes per neighbour; the multicast face is
 //! used for discovery only.
 
@@ -93,6 +112,14 @@ pub const ORIGIN: RouteOrigin = RouteOrigin::NLSR;
 /// The default multicast group for discovery (NFD's IPv4 group and port).
 pub const DEFAULT_GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(224, 0, 23, 170), 56363);
 
+/// Most neighbours a router keeps; further discovered or unconfigured
+/// nodes are ignored (and counted as unknown).
+pub const MAX_NEIGHBOURS: usize = 256;
+
+/// A discovered (or accepted) neighbour silent for this many dead
+/// intervals is forgotten; configured ones are kept.
+const FORGET_MULTIPLIER: u32 = 10;
+
 /// Highest link cost (one minute of RTT).
 const MAX_LINK_COST: u64 = 60_000;
 
@@ -106,8 +133,8 @@ pub enum RoutingError {
     /// A node name must be 1–64 printable ASCII octets without `/`.
     #[error("invalid node name {0:?}")]
     InvalidNodeName(String),
-    /// A neighbour must be written `NAME=udp4://HOST:PORT`.
-    #[error("invalid neighbour {0:?}: expected NAME=udp4://HOST:PORT")]
+    /// A neighbour must be written `[NAME=]udp4://HOST:PORT`.
+    #[error("invalid neighbour {0:?}: expected [NAME=]udp4://HOST:PORT")]
     InvalidNeighbour(String),
     /// Configured neighbours need a UDP channel to reach them.
     #[error("neighbours are configured but no UDP channel is given")]
@@ -117,30 +144,51 @@ pub enum RoutingError {
 /// A configured neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighbourConfig {
-    /// Its node name.
-    pub node: String,
+    /// Its node name; `None`: learned from its answer to a probe.
+    pub node: Option<String>,
     /// Its UDP address.
     pub addr: SocketAddr,
+}
+
+impl NeighbourConfig {
+    /// A neighbour known by name.
+    pub fn named(node: impl Into<String>, addr: SocketAddr) -> Self {
+        Self {
+            node: Some(node.into()),
+            addr,
+        }
+    }
+
+    /// A neighbour known by address only; its name is learned by probing.
+    pub fn unnamed(addr: SocketAddr) -> Self {
+        Self { node: None, addr }
+    }
 }
 
 impl std::str::FromStr for NeighbourConfig {
     type Err = RoutingError;
 
-    /// Parses `NAME=udp4://HOST:PORT` (HOST an IPv4 address).
+    /// Parses `NAME=udp4://HOST:PORT` or `udp4://HOST:PORT` (HOST an IPv4
+    /// address; `udp://` is accepted too).
     fn from_str(s: &str) -> Result<Self, RoutingError> {
         let bad = || RoutingError::InvalidNeighbour(s.to_string());
-        let (node, uri) = s.split_once('=').ok_or_else(bad)?;
+        let (node, uri) = match s.split_once('=') {
+            Some((n, u)) => (Some(n), u),
+            None => (None, s),
+        };
         let addr = uri
             .strip_prefix("udp4://")
             .or_else(|| uri.strip_prefix("udp://"))
             .ok_or_else(bad)?
             .parse()
             .map_err(|_| bad())?;
-        if !message::valid_node_name(node) {
-            return Err(RoutingError::InvalidNodeName(node.to_string()));
+        if let Some(node) = node {
+            if !message::valid_node_name(node) {
+                return Err(RoutingError::InvalidNodeName(node.to_string()));
+            }
         }
         Ok(Self {
-            node: node.to_string(),
+            node: node.map(str::to_string),
             addr,
         })
     }
@@ -185,6 +233,9 @@ pub struct RoutingConfig {
     pub multicast: Option<MulticastConfig>,
     /// How often the RIB is checked for local registrations.
     pub rib_poll_interval: Duration,
+    /// Take a node that sends us a hello, probe or update without being
+    /// configured as a neighbour (reached through the UDP face it came on).
+    pub accept_unknown: bool,
 }
 
 impl RoutingConfig {
@@ -200,6 +251,7 @@ impl RoutingConfig {
             announce_addr: None,
             multicast: None,
             rib_poll_interval: Duration::from_millis(100),
+            accept_unknown: true,
         }
     }
 
@@ -232,6 +284,13 @@ pub struct RouterCounters {
     pub table_changes: u64,
     /// Neighbours lost (dead interval passed).
     pub neighbours_lost: u64,
+    /// Probes sent to neighbours configured without a name.
+    pub probes_sent: u64,
+    /// Probes answered (the neighbour's name learned).
+    pub probes_answered: u64,
+    /// Unconfigured nodes taken as neighbours (see [`RoutingConfig::accept_unknown`];
+    /// not counted when the address was configured without a name).
+    pub neighbours_adopted: u64,
 }
 
 /// A neighbour as the status reports it.
@@ -266,10 +325,63 @@ pub struct RouterStatus {
     pub local: BTreeSet<Name>,
     /// Neighbours by name.
     pub neighbours: Vec<NeighbourStatus>,
+    /// Neighbours configured without a name that have not answered a probe yet.
+    pub unnamed: Vec<SocketAddr>,
     /// The routing table.
     pub table: RoutingTable,
     /// Counters.
     pub counters: RouterCounters,
+}
+
+impl RouterStatus {
+    /// The status as JSON (the content of the [`status_dataset`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let c = &self.counters;
+        json!({
+            "node": self.node,
+            "multicast": match &self.multicast {
+                None => serde_json::Value::Null,
+                Some(Ok(f)) => json!({ "faceId": f.0 }),
+                Some(Err(e)) => json!({ "error": e }),
+            },
+            "local": self.local.iter().map(Name::to_uri).collect::<Vec<_>>(),
+            "neighbours": self.neighbours.iter().map(|n| json!({
+                "node": n.node,
+                "addr": n.addr.to_string(),
+                "faceId": n.face.map(|f| f.0),
+                "alive": n.alive,
+                "discovered": n.discovered,
+                "srttMs": n.srtt.map(|d| d.as_secs_f64() * 1000.0),
+                "linkCost": n.link_cost,
+                "prefixes": n.prefixes,
+            })).collect::<Vec<_>>(),
+            "unnamed": self.unnamed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "routes": self.table.iter().map(|(p, r)| json!({
+                "prefix": p.to_uri(),
+                "cost": r.cost,
+                "hops": r.hops,
+                "nextHops": r.next_hops.iter().map(|h| json!({
+                    "node": h.node, "faceId": h.face.0, "cost": h.cost, "hops": h.hops,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "counters": {
+                "hellosSent": c.hellos_sent,
+                "hellosAnswered": c.hellos_answered,
+                "hellosReceived": c.hellos_received,
+                "updatesSent": c.updates_sent,
+                "updatesAcked": c.updates_acked,
+                "updatesReceived": c.updates_received,
+                "malformed": c.malformed,
+                "unknownNeighbour": c.unknown_neighbour,
+                "tableChanges": c.table_changes,
+                "neighboursLost": c.neighbours_lost,
+                "probesSent": c.probes_sent,
+                "probesAnswered": c.probes_answered,
+                "neighboursAdopted": c.neighbours_adopted,
+            },
+        })
+    }
 }
 
 enum Msg {
@@ -285,6 +397,10 @@ enum Msg {
         result: Result<Data, ExpressError>,
     },
     Discovered(Result<Data, ExpressError>),
+    ProbeResult {
+        addr: SocketAddr,
+        result: Result<Data, ExpressError>,
+    },
     Status(oneshot::Sender<RouterStatus>),
 }
 
@@ -376,7 +492,25 @@ pub fn discovery_prefix() -> Name {
     name("/localhop/picasso/hello")
 }
 
+/// The prefix of probes, which ask a neighbour known by address only for
+/// its name.
+pub fn probe_prefix() -> Name {
+    name("/localhop/picasso/probe")
+}
+
+/// The prefix a probe to `addr` is sent under (routed to that face only).
+fn probe_target(addr: SocketAddr) -> Name {
+    probe_prefix().append(&comp(&addr.to_string()))
+}
+
+/// The router's status dataset (JSON, answered to local faces only).
+pub fn status_dataset() -> Name {
+    name("/localhost/picasso/routing/list")
+}
+
 struct Neighbour {
+    /// When it was added.
+    since: Instant,
     addr: SocketAddr,
     face: Option<FaceId>,
     discovered: bool,
@@ -396,6 +530,7 @@ struct Neighbour {
 impl Neighbour {
     fn new(addr: SocketAddr, face: Option<FaceId>, discovered: bool) -> Self {
         Self {
+            since: Instant::now(),
             addr,
             face,
             discovered,
@@ -434,6 +569,8 @@ struct Task {
     instance: u64,
     tx: mpsc::Sender<Msg>,
     neighbours: BTreeMap<String, Neighbour>,
+    /// Neighbours configured by address only, until a probe names them.
+    unnamed: BTreeMap<SocketAddr, Option<FaceId>>,
     local: BTreeSet<Name>,
     table: RoutingTable,
     counters: RouterCounters,
@@ -450,7 +587,12 @@ impl Task {
         let app = in_process::connect(&handle).await.ok()?;
         let app_face = app.face;
         let client = Client::from_app_face(app);
-        for prefix in [routing_prefix(&cfg.node), discovery_prefix()] {
+        for prefix in [
+            routing_prefix(&cfg.node),
+            discovery_prefix(),
+            probe_prefix(),
+            status_dataset(),
+        ] {
             let tx = tx.clone();
             client.set_handler(prefix, move |i: Interest| {
                 let tx = tx.clone();
@@ -473,15 +615,24 @@ impl Task {
             tracing::warn!(error = %e, "routing: multicast discovery disabled");
         }
         let mut neighbours = BTreeMap::new();
+        let mut unnamed = BTreeMap::new();
+        let own = cfg.udp.as_ref().map(|u| u.local);
         for n in &cfg.neighbours {
-            if n.node == cfg.node {
+            if n.node.as_ref() == Some(&cfg.node) || Some(n.addr) == own {
                 continue;
             }
             let face = match &cfg.udp {
                 Some(u) => u.connect(n.addr).await.ok(),
                 None => None,
             };
-            neighbours.insert(n.node.clone(), Neighbour::new(n.addr, face, false));
+            match &n.node {
+                Some(node) => {
+                    neighbours.insert(node.clone(), Neighbour::new(n.addr, face, false));
+                }
+                None => {
+                    unnamed.insert(n.addr, face);
+                }
+            }
         }
         let mut task = Self {
             cfg,
@@ -491,6 +642,7 @@ impl Task {
             instance: rand::random::<u64>() >> 1,
             tx,
             neighbours,
+            unnamed,
             local: BTreeSet::new(),
             table: RoutingTable::new(),
             counters: RouterCounters::default(),
@@ -558,6 +710,10 @@ impl Task {
     async fn on_msg(&mut self, m: Msg) {
         match m {
             Msg::Interest(i, reply) => {
+                // Before answering: the PIT entry tells the face it came on.
+                if let Some(from) = self.unknown_sender(&i) {
+                    self.adopt(&i, &from).await;
+                }
                 let (data, learn) = self.on_interest(&i).await;
                 let _ = reply.send(data);
                 if let Some(h) = learn {
@@ -577,6 +733,7 @@ impl Task {
                 Err(_) => self.counters.malformed += 1,
             },
             Msg::Discovered(Err(_)) => {}
+            Msg::ProbeResult { addr, result } => self.on_probe_result(addr, result).await,
             Msg::Status(reply) => {
                 let _ = reply.send(self.status());
             }
@@ -602,6 +759,7 @@ impl Task {
                     prefixes: n.vector.len(),
                 })
                 .collect(),
+            unnamed: self.unnamed.keys().copied().collect(),
             table: self.table.clone(),
             counters: self.counters,
         }
@@ -633,7 +791,27 @@ impl Task {
     async fn on_interest(&mut self, i: &Interest) -> (Option<Data>, Option<Hello>) {
         let n = i.name();
         let disc = discovery_prefix();
-        if disc.is_prefix_of(n) {
+        let probe = probe_prefix();
+        if status_dataset().is_prefix_of(n) {
+            let body = serde_json::to_vec(&self.status().to_json()).unwrap_or_default();
+            let mut d = Data::new(n.clone()).with_content(bytes::Bytes::from(body));
+            d.sign(&Signer::DigestSha256);
+            (Some(d), None)
+        } else if probe.is_prefix_of(n) {
+            // /localhop/picasso/probe/<addr>/<from>/<seq>, a Hello in the parameters
+            let params = i.app_params().cloned().unwrap_or_default();
+            match (comp_str(n.get(probe.len() + 1)), Hello::decode(params)) {
+                (Some(from), Ok(h)) if h.node == from && from != self.cfg.node => {
+                    self.counters.hellos_received += 1;
+                    let held = self.neighbours.get(&from).and_then(|nb| nb.held);
+                    (Some(Self::reply(i, &self.my_hello(held, true))), None)
+                }
+                _ => {
+                    self.counters.malformed += 1;
+                    (None, None)
+                }
+            }
+        } else if disc.is_prefix_of(n) {
             // /localhop/picasso/hello/<from>/<seq>
             let params = i.app_params().cloned().unwrap_or_default();
             match (comp_str(n.get(disc.len())), Hello::decode(params)) {
@@ -714,6 +892,122 @@ impl Task {
         nb.held
     }
 
+    /// The sender of a routing Interest that is not a neighbour yet, if
+    /// unknown senders are accepted.
+    fn unknown_sender(&self, i: &Interest) -> Option<String> {
+        if !self.cfg.accept_unknown || self.cfg.udp.is_none() {
+            return None;
+        }
+        let n = i.name();
+        let (probe, mine) = (probe_prefix(), routing_prefix(&self.cfg.node));
+        let from = if probe.is_prefix_of(n) {
+            comp_str(n.get(probe.len() + 1))
+        } else if mine.is_prefix_of(n) {
+            comp_str(n.get(mine.len() + 1))
+        } else {
+            None
+        }?;
+        let room = self.neighbours.len() < MAX_NEIGHBOURS;
+        (room && from != self.cfg.node && !self.neighbours.contains_key(&from)).then_some(from)
+    }
+
+    /// Takes `from` as a neighbour, reached at the remote address of the
+    /// UDP face Interest `i` came on (read from its PIT entry).
+    async fn adopt(&mut self, i: &Interest, from: &str) {
+        let key = crate::table::pit::PitKey::of(i);
+        let app_face = self.app_face;
+        let remote = self
+            .handle
+            .call(move |core| {
+                let entry = core.fwd.pit.get(&key)?;
+                entry
+                    .in_records
+                    .iter()
+                    .filter(|r| r.face != app_face)
+                    .find_map(|r| {
+                        let slot = core.faces.get(&r.face)?;
+                        if slot.meta.kind != crate::face::FaceKind::Udp {
+                            return None;
+                        }
+                        slot.meta.remote_uri.strip_prefix("udp4://")?.parse().ok()
+                    })
+            })
+            .await
+            .ok()
+            .flatten();
+        let (Some(addr), Some(u)) = (remote, self.cfg.udp.clone()) else {
+            return;
+        };
+        let addr: SocketAddr = addr;
+        let face = u.connect(addr).await.ok();
+        // Configured by address (its probe not answered yet): not discovered.
+        let configured = self.unnamed.remove(&addr).is_some();
+        tracing::info!(node = %from, %addr, ?face, configured, "routing: neighbour named by its first message");
+        if !configured {
+            self.counters.neighbours_adopted += 1;
+        }
+        self.neighbours
+            .insert(from.to_string(), Neighbour::new(addr, face, !configured));
+        let _ = self.sync_rib().await;
+        self.send_hello(from);
+    }
+
+    /// A probe's answer names a neighbour configured by address.
+    async fn on_probe_result(&mut self, addr: SocketAddr, result: Result<Data, ExpressError>) {
+        let Ok(d) = result else { return };
+        let h = match Hello::decode(d.content()) {
+            Ok(h) => h,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        let Some(face) = self.unnamed.remove(&addr) else {
+            return;
+        };
+        self.counters.probes_answered += 1;
+        if h.node == self.cfg.node {
+            tracing::warn!(%addr, "routing: a configured neighbour is this node itself");
+        } else if let Some(nb) = self.neighbours.get_mut(&h.node) {
+            // It contacted us first and was accepted; it is configured.
+            nb.discovered = false;
+        } else {
+            tracing::info!(node = %h.node, %addr, "routing: neighbour named by probe");
+            self.neighbours
+                .insert(h.node.clone(), Neighbour::new(addr, face, false));
+            self.send_hello(&h.node);
+        }
+        let _ = self.sync_rib().await;
+    }
+
+    /// Asks each neighbour known by address only for its name.
+    fn send_probes(&mut self) {
+        let hello = self.my_hello(None, true).encode();
+        let targets: Vec<SocketAddr> = self
+            .unnamed
+            .iter()
+            .filter(|(_, f)| f.is_some())
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in targets {
+            self.seq += 1;
+            let name = probe_target(addr)
+                .append(&comp(&self.cfg.node))
+                .append(&Component::sequence_num(self.seq));
+            let interest = Interest::new(name)
+                .with_must_be_fresh(true)
+                .with_hop_limit(HOP_LIMIT)
+                .with_lifetime_ms(self.cfg.hello_interval.as_millis().max(10) as u64)
+                .with_app_params(hello.clone());
+            self.counters.probes_sent += 1;
+            let (client, tx) = (self.client.clone(), self.tx.clone());
+            tokio::spawn(async move {
+                let result = client.express(interest).await;
+                let _ = tx.send(Msg::ProbeResult { addr, result }).await;
+            });
+        }
+    }
+
     /// Adds a neighbour found by multicast.
     async fn learn(&mut self, h: Hello) {
         let Some(addr) = h.udp else {
@@ -721,6 +1015,10 @@ impl Task {
             return;
         };
         if h.node == self.cfg.node || self.neighbours.contains_key(&h.node) {
+            return;
+        }
+        if self.neighbours.len() >= MAX_NEIGHBOURS {
+            self.counters.unknown_neighbour += 1;
             return;
         }
         let Some(u) = &self.cfg.udp else { return };
@@ -768,10 +1066,18 @@ impl Task {
                     changed = true;
                 }
             }
+            for (addr, f) in self.unnamed.iter_mut() {
+                let face = u.connect(*addr).await.ok();
+                if face != *f {
+                    *f = face;
+                    changed = true;
+                }
+            }
             if changed {
                 let _ = self.sync_rib().await;
             }
         }
+        self.send_probes();
         let nodes: Vec<String> = self.neighbours.keys().cloned().collect();
         for n in nodes {
             self.send_hello(&n);
@@ -913,8 +1219,22 @@ impl Task {
                 lost = true;
             }
         }
-        if lost {
+        // Discovered or accepted neighbours silent for long are forgotten
+        // (a node restarted on another port comes back under a new name).
+        let forget = dead * FORGET_MULTIPLIER;
+        let before = self.neighbours.len();
+        self.neighbours.retain(|node, nb| {
+            let keep = !nb.discovered
+                || nb.alive
+                || now.saturating_duration_since(nb.last_reply.unwrap_or(nb.since)) <= forget;
+            if !keep {
+                tracing::info!(%node, "routing: forgot a silent discovered neighbour");
+            }
+            keep
+        });
+        if lost || self.neighbours.len() != before {
             self.recompute().await;
+            let _ = self.sync_rib().await;
         }
     }
 
@@ -988,6 +1308,13 @@ impl Task {
         let mut want: BTreeMap<(Name, FaceId), u64> = BTreeMap::new();
         want.insert((routing_prefix(&self.cfg.node), self.app_face), 0);
         want.insert((discovery_prefix(), self.app_face), 0);
+        want.insert((probe_prefix(), self.app_face), 0);
+        want.insert((status_dataset(), self.app_face), 0);
+        for (addr, f) in &self.unnamed {
+            if let Some(f) = f {
+                want.insert((probe_target(*addr), *f), 0);
+            }
+        }
         if let Some(Ok(f)) = self.multicast {
             want.insert((discovery_prefix(), f), 0);
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use picasso_forwarder::app::Client;
 use picasso_forwarder::face::{in_process, udp};
 use picasso_forwarder::fw::ForwarderLimits;
+use picasso_forwarder::routing::message::Hello;
 use picasso_forwarder::routing::{
     MulticastConfig, NeighbourConfig, Router, RouterHandle, RouterStatus, RoutingConfig,
 };
@@ -149,7 +150,7 @@ async fn line(count: usize) -> Vec<Node> {
         for j in [i.wrapping_sub(1), i + 1] {
             if let Some(nb) = nodes.get(j) {
                 c.neighbours.push(NeighbourConfig {
-                    node: nb.name.clone(),
+                    node: Some(nb.name.clone()),
                     addr: nb.udp.local,
                 });
             }
@@ -287,7 +288,7 @@ async fn a_prefix_served_on_two_neighbours_gets_two_next_hops() {
     let mut ca = a.config();
     for nb in [&b, &c] {
         ca.neighbours.push(NeighbourConfig {
-            node: nb.name.clone(),
+            node: Some(nb.name.clone()),
             addr: nb.udp.local,
         });
     }
@@ -350,6 +351,16 @@ async fn malformed_routing_messages_are_dropped_and_counted() {
         ("/localhop/picasso/routing/a/bogus/b/seq=1", None),
         ("/localhop/picasso/routing/a/hello", None),
         ("/localhop/picasso/hello/x/seq=1", Some(vec![0xC9, 2, 0, 0])),
+        // Probes: garbage parameters, no sender, a Hello naming someone else.
+        (
+            "/localhop/picasso/probe/127.0.0.1:9/x/seq=1",
+            Some(vec![0xC9, 9]),
+        ),
+        ("/localhop/picasso/probe/127.0.0.1:9", None),
+        (
+            "/localhop/picasso/probe/127.0.0.1:9/x/seq=2",
+            Some(hello("y").encode().to_vec()),
+        ),
     ] {
         let mut i = Interest::new(n(name)).with_lifetime_ms(200);
         if let Some(p) = params {
@@ -357,10 +368,33 @@ async fn malformed_routing_messages_are_dropped_and_counted() {
         }
         let _ = rogue.express(i).await;
     }
+    // A well-formed probe is answered with the router's name; the sender
+    // (an app, not a UDP face) is not taken as a neighbour.
+    let reply = rogue
+        .express(
+            Interest::new(n("/localhop/picasso/probe/127.0.0.1:9/z/seq=3"))
+                .with_must_be_fresh(true)
+                .with_lifetime_ms(500)
+                .with_app_params(hello("z").encode()),
+        )
+        .await
+        .expect("probe answered");
+    assert_eq!(Hello::decode(reply.content()).unwrap().node, "a");
     let st = a.status().await;
-    assert_eq!(st.counters.malformed, 4, "{:?}", st.counters);
+    assert_eq!(st.counters.malformed, 7, "{:?}", st.counters);
+    assert_eq!(st.counters.neighbours_adopted, 0, "{:?}", st.counters);
+    assert!(st.neighbours.is_empty());
     assert!(st.table.is_empty());
     a.fwd.shutdown();
+}
+
+fn hello(node: &str) -> Hello {
+    Hello {
+        node: node.into(),
+        instance: 1,
+        udp: None,
+        held: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,4 +467,59 @@ async fn multicast_discovery_on_loopback() {
     .await;
     a.fwd.shutdown();
     b.fwd.shutdown();
+}
+
+#[test]
+fn neighbour_specs_with_and_without_names() {
+    let named: NeighbourConfig = "edge-2=udp4://127.0.0.1:6363".parse().unwrap();
+    assert_eq!(named.node.as_deref(), Some("edge-2"));
+    let unnamed: NeighbourConfig = "udp://127.0.0.1:6363".parse().unwrap();
+    assert_eq!(unnamed, NeighbourConfig::unnamed(named.addr));
+    for bad in [
+        "a/b=udp4://127.0.0.1:1",
+        "tcp4://127.0.0.1:1",
+        "udp4://host",
+        "=udp4://127.0.0.1:1",
+    ] {
+        assert!(bad.parse::<NeighbourConfig>().is_err(), "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnamed_neighbour_is_probed_accepted_and_forgotten_when_silent() {
+    // b knows a by address only; a knows nothing of b.
+    let mut a = Node::new("a").await;
+    let mut b = Node::new("b").await;
+    let fast = Duration::from_millis(50);
+    let mut ca = a.config();
+    ca.hello_interval = fast;
+    a.start(ca);
+    let mut cb = b.config();
+    cb.hello_interval = fast;
+    cb.neighbours.push(NeighbourConfig::unnamed(a.udp.local));
+    b.start(cb);
+    wait_for(Duration::from_secs(2), "a and b up", || async {
+        let (sa, sb) = (a.status().await, b.status().await);
+        let up = |s: &RouterStatus, other: &str| {
+            s.neighbours.iter().any(|nb| nb.node == other && nb.alive)
+        };
+        up(&sa, "b") && up(&sb, "a")
+    })
+    .await;
+    let (sa, sb) = (a.status().await, b.status().await);
+    assert!(sb.unnamed.is_empty(), "{:?}", sb.unnamed);
+    assert!(sb.counters.probes_sent >= 1, "{:?}", sb.counters);
+    assert!(!sb.neighbours[0].discovered, "b configured a");
+    assert_eq!(sa.counters.neighbours_adopted, 1, "{:?}", sa.counters);
+    assert!(sa.neighbours[0].discovered, "a accepted b");
+    // b goes away: a loses it, then forgets it (10 dead intervals = 1.5 s).
+    b.fwd.shutdown();
+    let t = wait_for(Duration::from_secs(4), "b forgotten", || async {
+        a.status().await.neighbours.is_empty()
+    })
+    .await;
+    println!("silent accepted neighbour forgotten after {t:?}");
+    assert_eq!(a.status().await.counters.neighbours_lost, 1);
+    assert!(a.fib_faces("/localhop/picasso/routing/b").await.is_empty());
+    a.fwd.shutdown();
 }

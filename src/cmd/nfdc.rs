@@ -60,7 +60,7 @@ pub enum NfdcCommand {
         #[command(flatten)]
         opts: Opts,
     },
-    /// Show the forwarder's general status.
+    /// Show the forwarder's general status (and the router's, when one runs).
     Status {
         #[command(flatten)]
         opts: Opts,
@@ -213,7 +213,19 @@ async fn run_async(cmd: NfdcCommand) -> anyhow::Result<()> {
         }
         NfdcCommand::Status { opts } => {
             let c = connect(&opts).await?;
-            print(&opts, status_json(&nfdc::status(&c).await?), kv_table)
+            let mut v = status_json(&nfdc::status(&c).await?);
+            let routing = nfdc::routing(&c).await?;
+            if opts.json {
+                if let (Some(o), Some(r)) = (v.as_object_mut(), routing) {
+                    o.insert("routing".to_string(), r);
+                }
+                return print(&opts, v, kv_table);
+            }
+            print!("{}", kv_table(&v));
+            if let Some(r) = routing {
+                print!("{}", routing_table(&r));
+            }
+            Ok(())
         }
     }
 }
@@ -294,6 +306,52 @@ fn kv_table(v: &Value) -> String {
     o.iter()
         .map(|(k, v)| format!("{k:>w$}  {}\n", plain(v)))
         .collect()
+}
+
+/// The router's status: its name, neighbours and routes.
+fn routing_table(v: &Value) -> String {
+    let mut out = format!("\nrouting: node {}\n", plain(&v["node"]));
+    let empty = Vec::new();
+    let neighbours = v["neighbours"].as_array().unwrap_or(&empty);
+    out.push_str(&format!("\nneighbours ({}):\n", neighbours.len()));
+    out.push_str(&table(
+        neighbours,
+        &["node", "addr", "faceId", "alive", "linkCost", "prefixes"],
+    ));
+    let unnamed = v["unnamed"].as_array().unwrap_or(&empty);
+    if !unnamed.is_empty() {
+        let addrs: Vec<String> = unnamed.iter().map(plain).collect();
+        out.push_str(&format!("not yet named: {}\n", addrs.join(" ")));
+    }
+    let rows: Vec<Value> = v["routes"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|r| {
+            let hops: Vec<String> = r["nextHops"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}(face {}, cost {})",
+                        plain(&h["node"]),
+                        h["faceId"],
+                        h["cost"]
+                    )
+                })
+                .collect();
+            let via = if hops.is_empty() {
+                "local".to_string()
+            } else {
+                hops.join(" ")
+            };
+            json!({ "prefix": r["prefix"], "cost": r["cost"], "hops": r["hops"], "via": via })
+        })
+        .collect();
+    out.push_str(&format!("\nroutes ({}):\n", rows.len()));
+    out.push_str(&table(&rows, &["prefix", "cost", "hops", "via"]));
+    out
 }
 
 fn params_json(p: &ControlParameters) -> Value {

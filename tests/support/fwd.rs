@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
@@ -160,6 +160,8 @@ pub struct Fwd {
     pub tcp: Option<SocketAddr>,
     /// Its UDP address, if enabled.
     pub udp: Option<SocketAddr>,
+    /// Its routing node name, when the router runs.
+    pub node: Option<String>,
 }
 
 impl Fwd {
@@ -189,6 +191,10 @@ impl Fwd {
         Ok(Self {
             tcp: field("tcp="),
             udp: field("udp="),
+            node: line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("node="))
+                .map(str::to_string),
             unix,
             proc,
         })
@@ -197,5 +203,83 @@ impl Fwd {
     /// `unix:PATH` for `--fwd`.
     pub fn unix_face(&self) -> String {
         format!("unix:{}", self.unix.display())
+    }
+
+    /// `picasso SUBCOMMAND --fwd unix:… --json` parsed.
+    pub fn json(&self, subcommand: &str) -> anyhow::Result<serde_json::Value> {
+        let out = run(
+            &[subcommand, "--fwd", &self.unix_face(), "--json"],
+            Duration::from_secs(10),
+        )?;
+        Ok(serde_json::from_slice(&out)?)
+    }
+
+    /// Whether the FIB has an entry for `prefix` with a next hop.
+    pub fn has_route(&self, prefix: &str) -> anyhow::Result<bool> {
+        let fib = self.json("fib")?;
+        Ok(fib.as_array().is_some_and(|a| {
+            a.iter().any(|e| {
+                e["prefix"] == prefix && e["nextHops"].as_array().is_some_and(|h| !h.is_empty())
+            })
+        }))
+    }
+}
+
+/// Runs `picasso ARGS` to completion within `timeout`; returns stdout, or
+/// an error with stderr when it fails.
+pub fn run(args: &[&str], timeout: Duration) -> anyhow::Result<Vec<u8>> {
+    let mut child = Command::new(PICASSO)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut out = child.stdout.take().context("no stdout")?;
+    let mut err = child.stderr.take().context("no stderr")?;
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("picasso {args:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    anyhow::ensure!(
+        status.success(),
+        "picasso {args:?} failed ({status}): {stderr}"
+    );
+    Ok(stdout)
+}
+
+/// Polls `cond` every 10 ms until it holds; returns how long that took,
+/// or an error naming `what` after `timeout`.
+pub fn wait_until(
+    timeout: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<Duration> {
+    let t0 = Instant::now();
+    loop {
+        if cond()? {
+            return Ok(t0.elapsed());
+        }
+        anyhow::ensure!(t0.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
