@@ -9,7 +9,7 @@
 # 3. prints packet, ours decodes/s, python-ndn decodes/s and the ratio.
 #
 # python-ndn comes from $PICASSO_PYTHON, else scripts/pyenv.sh when present,
-# else a .venv created here (pip install python-ndn==0.4.2).
+# else a .venv created here (pip install python-ndn==0.5.2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -24,7 +24,7 @@ if [ -z "$python" ]; then
   python="$root/.venv/bin/python"
   if ! "$python" -c 'import ndn' 2>/dev/null; then
     python3 -m venv "$root/.venv" || die "python3 -m venv failed"
-    "$root/.venv/bin/pip" install --quiet python-ndn==0.4.2 || die "pip install python-ndn failed"
+    "$root/.venv/bin/pip" install --quiet python-ndn==0.5.2 || die "pip install python-ndn failed"
   fi
 fi
 "$python" -c 'import ndn' 2>/dev/null || die "$python has no python-ndn"
@@ -41,9 +41,10 @@ import json, os, sys
 crit, pyfile = sys.argv[1], sys.argv[2]
 
 def ours(group, bench):
-    """Decodes/s from criterion's mean time per iteration (ns)."""
+    """Decodes/s from criterion's median time per iteration (ns): the
+    statistic pyndn_decode.py reports too."""
     with open(os.path.join(crit, group, bench, "new", "estimates.json")) as f:
-        return 1e9 / json.load(f)["mean"]["point_estimate"]
+        return 1e9 / json.load(f)["median"]["point_estimate"]
 
 rows = [json.loads(l) for l in open(pyfile) if l.strip()]
 print(f"{'packet':<12} {'bytes':>6} {'ours decodes/s':>16} {'python-ndn decodes/s':>21} {'ratio':>8}")
