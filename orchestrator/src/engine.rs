@@ -598,6 +598,8 @@ impl Planner<'_> {
 }
 
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod recorded;
 #[cfg(test)]
 pub(crate) mod testkit;

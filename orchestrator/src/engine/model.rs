@@ -48,7 +48,7 @@
 //! **Choosing.** Over a horizon `H`, a replica that takes `T` seconds to
 //! come up leaves users at the current `R_now` for `T` and gives `R_new`
 //! after, so its cost-weighted response time is
-//! `R_eff = (min(T, H) · R_now + (H − min(T, H)) · R_new) / H`; the
+//! `R_eff = (min(T, H) · max(R_now, R_new) + (H − min(T, H)) · R_new) / H`; the
 //! candidate with the lowest `R_eff` wins, which prefers a node that holds
 //! the image when bandwidth is low and refuses a replica that cannot pay
 //! back its cost within the horizon.
@@ -288,7 +288,10 @@ pub fn cost_weighted(now_s: f64, new_s: f64, cost_s: f64, horizon_s: f64) -> f64
         // Nothing serves now: any replica is worth its cost.
         return new_s + t;
     }
-    (t * now_s + (horizon_s - t) * new_s) / horizon_s
+    // While the replica comes up users see today's response time, or the
+    // new one if that is worse (a slower arrival of a worse state is not
+    // better).
+    (t * now_s.max(new_s) + (horizon_s - t) * new_s) / horizon_s
 }
 
 #[cfg(test)]
@@ -343,5 +346,7 @@ mod tests {
         assert_eq!(cost_weighted(2.0, 1.0, 0.0, 60.0), 1.0);
         assert_eq!(cost_weighted(2.0, 1.0, 30.0, 60.0), 1.5);
         assert_eq!(cost_weighted(2.0, 1.0, 600.0, 60.0), 2.0);
+        // A worse state is not made better by arriving later.
+        assert_eq!(cost_weighted(1.0, 2.0, 30.0, 60.0), 2.0);
     }
 }
