@@ -182,6 +182,11 @@ pub struct ServiceState {
     pub last_down_ms: Option<u64>,
     /// When the service last had a request, Unix ms.
     pub last_active_ms: Option<u64>,
+    /// Lost replicas (`<node>/<container>`) already deployed again, so a
+    /// node that stays unreachable is replaced once; forgotten when the
+    /// replica leaves the view's lost list.
+    #[serde(default)]
+    pub replaced: std::collections::BTreeSet<String>,
 }
 
 /// What the engine remembers between ticks: passed in, returned updated.

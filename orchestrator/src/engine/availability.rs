@@ -45,7 +45,21 @@ pub fn plan(p: &mut Planner<'_>, keeps_minimum: bool) {
             .get(service)
             .map(|s| s.lost.clone())
             .unwrap_or_default();
-        for r in &lost {
+        let keys: Vec<String> = lost
+            .iter()
+            .map(|r| format!("{}/{}", r.node, r.container))
+            .collect();
+        p.service_state(service)
+            .replaced
+            .retain(|k| keys.contains(k));
+        for (r, key) in lost.iter().zip(keys) {
+            if p.state
+                .services
+                .get(service)
+                .is_some_and(|s| s.replaced.contains(&key))
+            {
+                continue;
+            }
             if p.replicas(service).len() as u32 >= max {
                 break;
             }
@@ -66,7 +80,10 @@ pub fn plan(p: &mut Planner<'_>, keeps_minimum: bool) {
                 r.node
             );
             match target {
-                Some(node) => p.deploy(service, &node, format!("{what}: deployed again here")),
+                Some(node) => {
+                    p.deploy(service, &node, format!("{what}: deployed again here"));
+                    p.service_state(service).replaced.insert(key);
+                }
                 None => p.hold(
                     service,
                     &r.node,
