@@ -685,3 +685,322 @@ fn file_name(path: &Path) -> String {
 fn component_text(name: &Name, i: usize) -> Option<String> {
     String::from_utf8(name.get(i)?.value().to_vec()).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picasso_agent::image_repo::{ImageFetchOptions, ImageFetcher};
+    use picasso_forwarder::app::fetch_segmented;
+    use picasso_forwarder::face::in_process;
+    use picasso_forwarder::runtime;
+    use std::time::Duration;
+
+    const PAPER_S1: &str = r#"{"par":{"serviceName":"S1","imageName":"armhfbuild/nginx",
+        "imageSize":"368","maxUsers":"50","startUpTime":"5"},
+        "QoS":{"responseTime":"5","availability":"99.99","numUsers":"100"}}"#;
+
+    fn root() -> Name {
+        Name::from_uri("/picasso").unwrap()
+    }
+
+    fn key() -> Signer {
+        Signer::ed25519_generate(Name::from_uri("/picasso/KEY/orch").unwrap())
+    }
+
+    fn archive(size: usize, seed: u8) -> Vec<u8> {
+        (0..size)
+            .map(|i| ((i * 131 + seed as usize) % 251) as u8)
+            .collect()
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| file_name(&e.unwrap().path()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A reader that fails after `n` bytes, as a client that hangs up.
+    struct Failing(std::io::Cursor<Vec<u8>>, usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.position() as usize >= self.1 {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            let room = (self.1 - self.0.position() as usize).min(buf.len());
+            self.0.read(&mut buf[..room])
+        }
+    }
+
+    #[test]
+    fn file_keys_are_safe_and_distinct() {
+        assert_eq!(file_key("armhfbuild/nginx"), "armhfbuild%2Fnginx");
+        assert_eq!(file_key("S1"), "S1");
+        assert_eq!(file_key(".."), "%2E.");
+        assert_eq!(file_key("a:b@c"), "a%3Ab%40c");
+        assert_ne!(file_key("a/b"), file_key("a%2Fb"));
+    }
+
+    #[test]
+    fn specs_round_trip_and_refusals_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, problems) = Repo::open(dir.path(), root(), key()).unwrap();
+        assert!(problems.is_empty());
+        let s = repo.put_spec(PAPER_S1.as_bytes()).unwrap();
+        assert_eq!(s.max_users, 50);
+        assert_eq!(repo.spec("S1"), Some(s.clone()));
+        assert_eq!(&repo.spec_json("S1").unwrap()[..], PAPER_S1.as_bytes());
+        assert_eq!(files(&dir.path().join("specs")), ["S1.json"]);
+
+        let bad = PAPER_S1.replace(r#""maxUsers":"50""#, r#""maxUsers":[50]"#);
+        let e = repo.put_spec(bad.as_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid spec: par.maxUsers: [50] is not a whole number"
+        );
+        let bad = PAPER_S1
+            .replace(r#""serviceName":"S1""#, r#""serviceName":"S2""#)
+            .replace(r#""availability":"99.99""#, r#""availability":{}"#);
+        let e = repo.put_spec(bad.as_bytes()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("QoS.availability: {} is not a percentage"),
+            "{e}"
+        );
+        assert_eq!(files(&dir.path().join("specs")), ["S1.json"]);
+        assert_eq!(repo.specs().len(), 1);
+
+        drop(repo);
+        let (repo, problems) = Repo::open(dir.path(), root(), key()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(repo.spec("S1"), Some(s));
+        repo.remove_spec("S1").unwrap();
+        assert!(repo.spec("S1").is_none());
+        assert!(files(&dir.path().join("specs")).is_empty());
+        assert!(matches!(
+            repo.remove_spec("S1"),
+            Err(RepoError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn images_round_trip_content_addressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = Repo::open(dir.path(), root(), key()).unwrap();
+        let bytes = archive(100_000, 1);
+        let m = repo
+            .put_image("armhfbuild/nginx", Some("picasso/nginx:1"), &mut &bytes[..])
+            .unwrap();
+        assert_eq!(m.sha256, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!((m.size, m.segments), (100_000, 13));
+        let images = dir.path().join("images");
+        assert_eq!(
+            files(&images),
+            [
+                format!("{}.tar", m.sha256),
+                "armhfbuild%2Fnginx.json".to_owned()
+            ]
+        );
+        // The same content under another name shares the archive.
+        let m2 = repo.put_image("nginx-copy", None, &mut &bytes[..]).unwrap();
+        assert_eq!(m2.sha256, m.sha256);
+        assert_eq!(files(&images).len(), 3);
+        // Replacing collects the old archive only when no name uses it.
+        let newer = archive(50_000, 2);
+        let m3 = repo
+            .put_image("armhfbuild/nginx", None, &mut &newer[..])
+            .unwrap();
+        assert!(m3.version > m.version);
+        assert!(images.join(format!("{}.tar", m.sha256)).exists());
+        repo.remove_image("nginx-copy").unwrap();
+        assert!(!images.join(format!("{}.tar", m.sha256)).exists());
+
+        drop(repo);
+        let (repo, problems) = Repo::open(dir.path(), root(), key()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(repo.image("armhfbuild/nginx").unwrap().sha256, m3.sha256);
+        assert_eq!(repo.images()["armhfbuild/nginx"].version, m3.version);
+        assert!(repo.image("nginx-copy").is_none());
+        assert!(matches!(
+            repo.put_image("bad name", None, &mut &bytes[..]),
+            Err(RepoError::ImageName { .. })
+        ));
+    }
+
+    #[test]
+    fn a_crash_mid_upload_leaves_the_repo_consistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("images");
+        let specs = dir.path().join("specs");
+        let (repo, _) = Repo::open(dir.path(), root(), key()).unwrap();
+        let old = archive(30_000, 3);
+        let m = repo.put_image("img", None, &mut &old[..]).unwrap();
+        repo.put_spec(PAPER_S1.as_bytes()).unwrap();
+
+        // An upload that fails half-way: an error, no trace, the old image kept.
+        let mut failing = Failing(std::io::Cursor::new(archive(200_000, 4)), 70_000);
+        let e = repo.put_image("img", None, &mut failing).unwrap_err();
+        assert!(e.to_string().contains("connection reset"), "{e}");
+        assert_eq!(files(&images).len(), 2, "{:?}", files(&images));
+        assert_eq!(repo.image("img").unwrap().sha256, m.sha256);
+        drop(repo);
+
+        // A process killed mid-upload: what it leaves behind.
+        std::fs::write(
+            images.join("upload.tar.0badf00d.tmp"),
+            &archive(70_000, 4)[..],
+        )
+        .unwrap();
+        std::fs::write(
+            specs.join("S1.json.deadbeef.tmp"),
+            &PAPER_S1.as_bytes()[..40],
+        )
+        .unwrap();
+        let orphan = archive(10_000, 5);
+        let orphan_sha = hex::encode(Sha256::digest(&orphan));
+        std::fs::write(images.join(format!("{orphan_sha}.tar")), &orphan).unwrap();
+        std::fs::write(
+            images.join("img2.json.00000001.tmp"),
+            b"{\"name\": \"img2\", \"sha",
+        )
+        .unwrap();
+
+        let (repo, problems) = Repo::open(dir.path(), root(), key()).unwrap();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(
+            problems
+                .iter()
+                .filter(|p| p.reason.contains("interrupted write: removed"))
+                .count(),
+            3
+        );
+        assert!(problems.iter().any(|p| p.reason.contains("no image names")));
+        assert_eq!(
+            files(&images),
+            [format!("{}.tar", m.sha256), "img.json".to_owned()]
+        );
+        assert_eq!(files(&specs), ["S1.json"]);
+        assert_eq!(repo.image("img").unwrap().sha256, m.sha256);
+        assert!(repo.image("img2").is_none());
+        assert_eq!(repo.spec("S1").unwrap().service_name, "S1");
+        // Nothing left to report the next time.
+        drop(repo);
+        let (_, problems) = Repo::open(dir.path(), root(), key()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_corrupt_entry_is_reported_and_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = Repo::open(dir.path(), root(), key()).unwrap();
+        let m = repo
+            .put_image("img", None, &mut &archive(30_000, 6)[..])
+            .unwrap();
+        repo.put_image("good", None, &mut &archive(20_000, 7)[..])
+            .unwrap();
+        repo.put_spec(PAPER_S1.as_bytes()).unwrap();
+        drop(repo);
+        // A flipped byte in the archive, a truncated spec.
+        let blob = dir.path().join("images").join(format!("{}.tar", m.sha256));
+        let mut bytes = std::fs::read(&blob).unwrap();
+        bytes[12_345] ^= 0xff;
+        std::fs::write(&blob, bytes).unwrap();
+        std::fs::write(dir.path().join("specs/S1.json"), "{\"par\": {").unwrap();
+
+        let (repo, problems) = Repo::open(dir.path(), root(), key()).unwrap();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(problems
+            .iter()
+            .any(|p| p.reason.starts_with("corrupt image \"img\"")));
+        assert!(problems
+            .iter()
+            .any(|p| p.reason.starts_with("corrupt spec")));
+        assert!(repo.image("img").is_none());
+        assert!(repo.spec("S1").is_none());
+        assert!(repo.image("good").is_some());
+        let i = Interest::new(picasso_agent::image_repo::manifest_name(&root(), "img"));
+        assert!(repo.answer(&i).is_none());
+        let i = Interest::new(repo.spec_prefix().append_str("S1"));
+        assert!(repo.answer(&i).is_none());
+    }
+
+    #[tokio::test]
+    async fn serves_specs_and_images_to_a_node_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = key();
+        let (repo, _) = Repo::open(dir.path().join("repo"), root(), signer.clone()).unwrap();
+        let repo = Arc::new(repo);
+        let (h, _) = runtime::spawn(Default::default());
+        let producer = Client::from_app_face(in_process::connect(&h).await.unwrap());
+        let consumer = Client::from_app_face(in_process::connect(&h).await.unwrap());
+        repo.serve(&producer).await.unwrap();
+
+        // Uploaded after serve() started: served without registering again.
+        repo.put_spec(PAPER_S1.as_bytes()).unwrap();
+        let big_env = "x".repeat(20_000);
+        let big = format!(
+            r#"{{"par":{{"serviceName":"big","imageName":"img","imageSize":1,"maxUsers":1,
+            "startUpTime":1,"env":{{"PAYLOAD":"{big_env}"}}}},
+            "QoS":{{"responseTime":1,"availability":90,"numUsers":1}}}}"#
+        );
+        repo.put_spec(big.as_bytes()).unwrap();
+        let bytes = archive(300_000, 8);
+        let m = repo
+            .put_image("armhfbuild/nginx", Some("picasso/nginx:1"), &mut &bytes[..])
+            .unwrap();
+
+        // A small spec: one signed Data at its exact name.
+        let name = repo.spec_prefix().append_str("S1");
+        let d = consumer.express(Interest::new(name.clone())).await.unwrap();
+        assert_eq!(d.name(), &name);
+        assert_eq!(&d.content()[..], PAPER_S1.as_bytes());
+        assert!(d.verify(&signer.verifier()).is_ok());
+        let got = fetch_segmented(&consumer, &name, Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(&got[..], PAPER_S1.as_bytes());
+        // A large spec: segments, joined.
+        let got = fetch_segmented(
+            &consumer,
+            &repo.spec_prefix().append_str("big"),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&got[..], big.as_bytes());
+        assert!(got.len() > 2 * SEGMENT_SIZE);
+        // An unknown spec: no answer.
+        let missing = consumer
+            .express(Interest::new(repo.spec_prefix().append_str("nope")).with_lifetime_ms(200))
+            .await;
+        assert!(missing.is_err());
+
+        // The node's fetcher, unchanged, fetches and verifies the image.
+        let fetcher = ImageFetcher::new(
+            consumer.clone(),
+            root(),
+            signer.verifier(),
+            dir.path().join("node"),
+            ImageFetchOptions {
+                lifetime: Duration::from_millis(500),
+                ..ImageFetchOptions::default()
+            },
+        );
+        let fetched = fetcher.fetch("armhfbuild/nginx").await.unwrap();
+        assert_eq!(std::fs::read(&fetched.path).unwrap(), bytes);
+        assert_eq!(fetched.manifest, m);
+        assert_eq!(fetched.manifest.tag.as_deref(), Some("picasso/nginx:1"));
+        // A fetcher trusting another key refuses the manifest.
+        let other = ImageFetcher::new(
+            consumer,
+            root(),
+            key().verifier(),
+            dir.path().join("node2"),
+            ImageFetchOptions::default(),
+        );
+        assert!(other.fetch("armhfbuild/nginx").await.is_err());
+        h.shutdown();
+    }
+}
