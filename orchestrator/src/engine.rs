@@ -16,6 +16,9 @@
 //!           double up ──► (Plan { steps, held }, EngineState for the next tick)
 //! ```
 //!
+//! Only services with a spec are managed; containers of other services
+//! count as node load and are otherwise left alone.
+//!
 //! Layout: [`model`] (the response-time model from the paper's
 //! measurements), [`availability`], [`threshold`], [`qos`], [`on_demand`].
 //! Nothing here reads a clock or does I/O: state that lives across ticks
@@ -454,7 +457,7 @@ impl Planner<'_> {
     /// Plans a new replica of `service` on `node`.
     pub fn deploy(&mut self, service: &str, node: &str, reason: String) {
         let replica = self.next_replica(service, node);
-        tracing::debug!(service, node, replica, %reason, "plan: deploy");
+        tracing::info!(service, node, replica, %reason, "plan: deploy");
         self.plan.steps.push(Step::Deploy {
             service: service.to_owned(),
             node: node.to_owned(),
@@ -467,7 +470,7 @@ impl Planner<'_> {
 
     /// Plans the removal of `replica`.
     pub fn remove(&mut self, service: &str, replica: &Replica, reason: String) {
-        tracing::debug!(service, node = %replica.node, %reason, "plan: remove");
+        tracing::info!(service, node = %replica.node, %reason, "plan: remove");
         self.plan.steps.push(Step::Remove {
             service: service.to_owned(),
             node: replica.node.clone(),

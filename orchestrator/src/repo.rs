@@ -441,13 +441,14 @@ impl Repo {
             .join("specs")
             .join(format!("{}.json", file_key(service)));
         let mut st = self.write();
-        if st.specs.remove(service).is_none() {
+        if !st.specs.contains_key(service) {
             return Err(RepoError::NotFound {
                 what: "spec",
                 name: service.to_owned(),
             });
         }
         std::fs::remove_file(&path).map_err(io_err(&path))?;
+        st.specs.remove(service);
         sync_dir(&self.dir.join("specs"))
     }
 
@@ -494,7 +495,10 @@ impl Repo {
                 return Err(e);
             }
         };
-        // 2. Renamed to its content address (or dropped if already there).
+        // 2. Renamed to its content address (or dropped if already there),
+        // under the lock so no concurrent replacement collects the archive
+        // before its index entry exists.
+        let mut st = self.write();
         let blob = images.join(format!("{sha256}.tar"));
         if blob.exists() {
             let _ = std::fs::remove_file(&tmp);
@@ -503,7 +507,6 @@ impl Repo {
             sync_dir(&images)?;
         }
         // 3. The index entry, which makes the image exist.
-        let mut st = self.write();
         let previous = st.images.get(name).map(|s| s.entry.clone());
         let version = previous
             .as_ref()
@@ -565,17 +568,19 @@ impl Repo {
     /// Removes image `name`.
     pub fn remove_image(&self, name: &str) -> Result<(), RepoError> {
         let mut st = self.write();
-        let Some(old) = st.images.remove(name) else {
+        if !st.images.contains_key(name) {
             return Err(RepoError::NotFound {
                 what: "image",
                 name: name.to_owned(),
             });
-        };
+        }
         let path = self
             .dir
             .join("images")
             .join(format!("{}.json", file_key(name)));
         std::fs::remove_file(&path).map_err(io_err(&path))?;
+        // Invariant: checked just above, under the same lock.
+        let old = st.images.remove(name).expect("entry present");
         sync_dir(&self.dir.join("images"))?;
         self.collect_blob(&st, &old.entry.sha256);
         Ok(())

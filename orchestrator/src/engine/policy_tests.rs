@@ -514,3 +514,27 @@ fn decisions_have_the_api_shape() {
         .to_string()
         .contains("nope"));
 }
+
+/// Pure: the same inputs give the same plan and state; the input state is
+/// not touched; a service with no users, nothing running and minimum 0
+/// gets nothing from qos.
+#[test]
+fn the_engine_is_a_function_of_its_inputs() {
+    let s = specs(&[
+        spec("S", 100.0, 50, 0.3, 99.99, 0, 1, 8),
+        spec("Z", 100.0, 50, 0.3, 90.0, 0, 0, 8),
+    ]);
+    let v = view(vec![saturated_n1(), node("n2", 4, 5.0), node("n3", 4, 5.0)]);
+    let state = EngineState::default();
+    for policy in super::POLICIES {
+        let a = run(policy, &v, &s, 5_000, &state);
+        let b = run(policy, &v, &s, 5_000, &state);
+        assert_eq!(a, b, "{policy}");
+        assert!(
+            deploys(&a.0).iter().all(|(svc, _)| svc == "S"),
+            "{policy}: {:#?}",
+            a.0
+        );
+    }
+    assert_eq!(state, EngineState::default());
+}

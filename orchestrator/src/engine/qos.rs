@@ -101,6 +101,11 @@ fn plan_service(p: &mut Planner<'_>, service: &str, spec: &ServiceSpec) {
     let users = measured_users(p, service).max(spec.num_users as f64);
     let mut current = placement(p, service);
     let mut now = model::predict(&profile, spec, users, &current, &k);
+    if users <= 0.0 && now.replicas == 0 {
+        // Nobody to serve and nothing running: the spec's minimum (the
+        // availability pass) decides.
+        return;
+    }
     let limits = format!(
         "responseTime {} s, maxUsers {}",
         spec.response_time_s, spec.max_users
