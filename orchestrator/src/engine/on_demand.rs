@@ -1,7 +1,7 @@
 //! The `on-demand` policy: the first request for a service that runs
 //! nowhere deploys it near the requester; a service with no request for
 //! `EngineConfig::idle_after_ms` scales to zero. In between, the
-//! [`threshold`](super::threshold) rule scales it.
+//! [`threshold`](super::threshold::scale) rule scales it.
 //!
 //! "Near": the node the request entered the network at when it has
 //! headroom, else its neighbours nearest first, else the least-loaded

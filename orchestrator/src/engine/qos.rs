@@ -1,6 +1,6 @@
 //! The `qos` policy: keeps each service within its spec — `numUsers`
 //! concurrent users, each answered within `responseTime`, no replica past
-//! `maxUsers` — using the response-time [`model`](super::model).
+//! `maxUsers` — using the response-time model ([`super::model`]).
 //!
 //! Each tick, per service: the users to plan for are the larger of the
 //! measured concurrent users (gateway demand) and the spec's `numUsers`;
