@@ -1,0 +1,36 @@
+//! `picasso-orchestrator`: the orchestrator's core — the service repo, the
+//! cluster view and the orchestration engine with its policies.
+//!
+//! - [`spec`]: the service specification (the paper's `par`/`QoS` JSON),
+//!   validated; refusals name the field.
+//! - [`repo`]: the service repo: specs and `docker save` archives stored
+//!   durably on disk (temp file + fsync + rename, verified on open) and
+//!   served by name under `/picasso/repo/spec/…` and `/picasso/repo/image/…`.
+//! - [`view`]: the read-only cluster snapshot the engine decides on, built
+//!   from the nodes' monitoring reports.
+//! - [`engine`]: the pure decision function (view, specs, clock, state) →
+//!   plan, the [`engine::Policy`] seam (the paper's "algorithm
+//!   repository": `threshold`, `qos`, `on-demand`), the availability pass
+//!   every policy shares, and the response-time model ([`engine::model`]).
+//!
+//! Not here yet: the monitoring manager (polls `/picasso/node/<id>/monitor`
+//! and feeds [`view::ClusterView::from_reports`]), the deployer (carries a
+//! [`engine::Plan`] out with signed commands and reports in-flight
+//! deployments back into the view), the HTTP API and the CLI.
+//!
+//! ```text
+//!  MonitorReport (per node) ──► view::ClusterView ─┐
+//!  repo::Repo ── specs ───────────────────────────┼─► engine::plan(view, specs, now, state, policy, cfg)
+//!  engine::EngineState (from the previous tick) ───┘          │
+//!                                                             ├─► Plan { steps: Deploy | Remove, each with a reason }
+//!                                                             └─► EngineState for the next tick
+//!  Plan ──► deployer (later) ──► /picasso/node/<id>/cmd/deploy ──► node ──► ImageFetcher ──► repo
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod repo;
+pub mod spec;
+pub mod view;
