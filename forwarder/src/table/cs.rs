@@ -5,7 +5,7 @@
 //! Owns what is cached and for how long; it does not decide whether a Data
 //! may be cached (CachePolicy NoCache is checked by the forwarder).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -50,7 +50,7 @@ struct CsEntry {
 #[derive(Debug)]
 pub struct ContentStore {
     // Boxed: the map's spare slots then cost a pointer, not a whole entry.
-    entries: HashMap<Bytes, Box<CsEntry>>,
+    entries: super::NameMap<Bytes, Box<CsEntry>>,
     /// Names in canonical order, for CanBePrefix lookups.
     ///
     /// Keyed by the Name's TLV-VALUE bytes: with minimal TLV-TYPE and
@@ -78,7 +78,7 @@ impl ContentStore {
     /// An empty store with `limits`.
     pub fn new(limits: CsLimits) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: Default::default(),
             ordered: BTreeSet::new(),
             lru: BTreeMap::new(),
             tick: 0,

@@ -9,8 +9,10 @@
 //! take the whole table from the others. Expiry uses a timer heap with
 //! lazy deletion, so expiring costs O(log n) per entry.
 
+use std::borrow::Borrow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,7 +22,7 @@ use picasso_tlv::{Data, Interest, Name};
 use crate::FaceId;
 
 /// Identity of a PIT entry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PitKey {
     /// The Interest name's component TLVs.
     pub name: Bytes,
@@ -39,6 +41,55 @@ impl PitKey {
             must_be_fresh: interest.must_be_fresh(),
         }
     }
+}
+
+impl Hash for PitKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        KeyView::view(self).hash(state)
+    }
+}
+
+/// A PIT key by reference, so lookups need not build (allocate) a [`PitKey`]:
+/// `&dyn KeyView` works as the map's borrowed key type.
+trait KeyView {
+    fn view(&self) -> (&[u8], bool, bool);
+}
+
+impl KeyView for PitKey {
+    fn view(&self) -> (&[u8], bool, bool) {
+        (&self.name, self.can_be_prefix, self.must_be_fresh)
+    }
+}
+
+impl KeyView for (&[u8], bool, bool) {
+    fn view(&self) -> (&[u8], bool, bool) {
+        *self
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.view().hash(state)
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.view() == other.view()
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for PitKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+fn ends_with_digest(name: &Name) -> bool {
+    name.last()
+        .is_some_and(|c| c.typ() == IMPLICIT_SHA256_DIGEST_COMPONENT)
 }
 
 /// A downstream that expressed the Interest.
@@ -194,7 +245,7 @@ impl PitEntry {
 /// The PIT.
 #[derive(Debug)]
 pub struct Pit {
-    entries: HashMap<PitKey, PitEntry>,
+    entries: super::NameMap<PitKey, PitEntry>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     timer_keys: super::id_map::IdMap<u64, PitKey>,
     next_timer: u64,
@@ -203,6 +254,9 @@ pub struct Pit {
     max_prefix_len: usize,
     /// Number of entries with CanBePrefix (skip prefix probing when 0).
     n_can_be_prefix: usize,
+    /// Number of entries whose name ends with an implicit digest (skip
+    /// computing a Data's digest when 0).
+    n_digest: usize,
     /// Entries each face created (for the per-face quota).
     created_by: super::id_map::IdMap<FaceId, usize>,
 }
@@ -227,13 +281,14 @@ impl Pit {
     /// An empty PIT holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: Default::default(),
             timers: BinaryHeap::new(),
             timer_keys: Default::default(),
             next_timer: 0,
             capacity,
             max_prefix_len: 0,
             n_can_be_prefix: 0,
+            n_digest: 0,
             created_by: Default::default(),
         }
     }
@@ -289,6 +344,9 @@ impl Pit {
                 self.n_can_be_prefix += 1;
                 self.max_prefix_len = self.max_prefix_len.max(interest.name().len());
             }
+            if ends_with_digest(interest.name()) {
+                self.n_digest += 1;
+            }
             self.entries.insert(
                 key.clone(),
                 PitEntry {
@@ -342,6 +400,9 @@ impl Pit {
                 self.max_prefix_len = 0;
             }
         }
+        if ends_with_digest(&e.name) {
+            self.n_digest -= 1;
+        }
         Some(e)
     }
 
@@ -349,16 +410,18 @@ impl Pit {
     /// CanBePrefix, or the name plus the Data's implicit digest.
     pub fn find_data_matches(&self, data: &Data) -> Vec<PitKey> {
         let mut out = Vec::new();
+        self.find_data_matches_into(data, &mut out);
+        out
+    }
+
+    /// [`Pit::find_data_matches`], appending to `out` (a reused buffer).
+    pub fn find_data_matches_into(&self, data: &Data, out: &mut Vec<PitKey>) {
         let name = data.name();
         let mut probe = |name: &[u8], cbp: bool| {
             for mbf in [false, true] {
-                let k = PitKey {
-                    name: Bytes::copy_from_slice(name),
-                    can_be_prefix: cbp,
-                    must_be_fresh: mbf,
-                };
-                if self.entries.contains_key(&k) {
-                    out.push(k);
+                let k: &dyn KeyView = &(name, cbp, mbf);
+                if let Some((k, _)) = self.entries.get_key_value(k) {
+                    out.push(k.clone());
                 }
             }
         };
@@ -370,6 +433,9 @@ impl Pit {
                 probe(name.prefix_value(n), true);
             }
         }
+        if self.n_digest == 0 {
+            return;
+        }
         if let Some(d) = data.implicit_digest() {
             let full = name.append(&picasso_tlv::Component::new(
                 IMPLICIT_SHA256_DIGEST_COMPONENT,
@@ -380,7 +446,6 @@ impl Pit {
                 probe(full.value(), true);
             }
         }
-        out
     }
 
     /// Removes and returns every entry that expired by `now`.

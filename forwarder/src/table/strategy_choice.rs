@@ -2,21 +2,19 @@
 //! Developer Guide §3.6). Longest-prefix match over the configured prefixes;
 //! the root always has a strategy.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use picasso_tlv::Name;
 
 /// Prefix → strategy name.
 #[derive(Debug)]
 pub struct StrategyChoice {
-    entries: HashMap<Bytes, (Name, Name)>,
+    entries: super::NameMap<Bytes, (Name, Name)>,
 }
 
 impl StrategyChoice {
     /// A table where `/` uses `default_strategy`.
     pub fn new(default_strategy: Name) -> Self {
-        let mut entries = HashMap::new();
+        let mut entries = super::NameMap::default();
         entries.insert(Bytes::new(), (Name::new(), default_strategy));
         Self { entries }
     }
