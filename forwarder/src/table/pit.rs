@@ -11,7 +11,7 @@
 
 use std::borrow::Borrow;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,9 @@ impl<'a> Borrow<dyn KeyView + 'a> for PitKey {
         self
     }
 }
+
+/// Number of FIFO timer queues (distinct lifetimes served in O(1)).
+const TIMER_QUEUES: usize = 4;
 
 fn ends_with_digest(name: &Name) -> bool {
     name.last()
@@ -246,6 +249,12 @@ impl PitEntry {
 #[derive(Debug)]
 pub struct Pit {
     entries: super::NameMap<PitKey, PitEntry>,
+    /// Expiry timers, lazily deleted. Mostly FIFO queues, each in deadline
+    /// order (Interests share a few lifetimes and time only moves forward,
+    /// so a deadline nearly always fits behind one queue's last): O(1) per
+    /// entry instead of a heap push and pop plus an id map.
+    timer_queues: [VecDeque<(Instant, PitKey)>; TIMER_QUEUES],
+    /// Deadlines that fit no queue.
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     timer_keys: super::id_map::IdMap<u64, PitKey>,
     next_timer: u64,
@@ -282,6 +291,7 @@ impl Pit {
     pub fn new(capacity: usize) -> Self {
         Self {
             entries: Default::default(),
+            timer_queues: Default::default(),
             timers: BinaryHeap::new(),
             timer_keys: Default::default(),
             next_timer: 0,
@@ -367,12 +377,20 @@ impl Pit {
     /// Arms the expiry timer of `key` at the entry's current expiry; call
     /// after changing in-records.
     pub fn schedule(&mut self, key: &PitKey) {
-        if let Some(e) = self.entries.get(key) {
-            let id = self.next_timer;
-            self.next_timer += 1;
-            self.timers.push(Reverse((e.expiry, id)));
-            self.timer_keys.insert(id, key.clone());
+        let Some(e) = self.entries.get(key) else {
+            return;
+        };
+        let at = e.expiry;
+        let fits = |q: &VecDeque<(Instant, PitKey)>| q.back().is_none_or(|(t, _)| *t <= at);
+        if let Some(q) = self.timer_queues.iter_mut().find(|q| fits(q)) {
+            // Stored key: the entry's, so this clone shares its bytes.
+            q.push_back((at, e.key.clone()));
+            return;
         }
+        let id = self.next_timer;
+        self.next_timer += 1;
+        self.timers.push(Reverse((at, id)));
+        self.timer_keys.insert(id, e.key.clone());
     }
 
     /// The entry for `key`.
@@ -451,6 +469,14 @@ impl Pit {
     /// Removes and returns every entry that expired by `now`.
     pub fn expire(&mut self, now: Instant) -> Vec<PitEntry> {
         let mut out = Vec::new();
+        for i in 0..TIMER_QUEUES {
+            while self.timer_queues[i].front().is_some_and(|(t, _)| *t <= now) {
+                let Some((_, key)) = self.timer_queues[i].pop_front() else {
+                    break;
+                };
+                self.expire_key(&key, now, &mut out);
+            }
+        }
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -459,19 +485,26 @@ impl Pit {
             let Some(key) = self.timer_keys.remove(&id) else {
                 continue;
             };
-            let due = self.entries.get(&key).is_some_and(|e| e.expiry <= now);
-            if due {
-                if let Some(e) = self.remove(&key) {
-                    out.push(e);
-                }
-            }
+            self.expire_key(&key, now, &mut out);
         }
         out
     }
 
+    /// Removes the entry of a due timer, unless it was refreshed or replaced.
+    fn expire_key(&mut self, key: &PitKey, now: Instant, out: &mut Vec<PitEntry>) {
+        let due = self.entries.get(key).is_some_and(|e| e.expiry <= now);
+        if due {
+            if let Some(e) = self.remove(key) {
+                out.push(e);
+            }
+        }
+    }
+
     /// The earliest pending timer, for the caller's sleep.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let heap = self.timers.peek().map(|Reverse((t, _))| *t);
+        let queues = self.timer_queues.iter().filter_map(|q| q.front());
+        queues.map(|(t, _)| *t).chain(heap).min()
     }
 
     /// All entries.
@@ -616,6 +649,34 @@ mod tests {
         assert!(pit.expire(t0 + Duration::from_millis(999)).is_empty());
         assert_eq!(pit.expire(t0 + Duration::from_millis(1000)).len(), 2);
         assert!(pit.is_empty());
+    }
+
+    #[test]
+    fn mixed_and_out_of_order_lifetimes_expire_on_time() {
+        // More distinct lifetimes than timer queues, scheduled out of
+        // deadline order: every entry still expires exactly at its expiry.
+        let t0 = Instant::now();
+        let mut pit = Pit::new(100);
+        let lifetimes = [4000u64, 1000, 3000, 500, 2000, 100, 1500, 50];
+        for (k, ms) in lifetimes.iter().enumerate() {
+            let i = interest(&format!("/m/{k}"), k as u32).with_lifetime_ms(*ms);
+            let (e, _) = pit.insert(&i, t0).unwrap();
+            e.insert_in_record(FaceId(300), &i, None, t0);
+            let key = e.key.clone();
+            pit.schedule(&key);
+        }
+        let mut sorted = lifetimes;
+        sorted.sort_unstable();
+        assert_eq!(pit.next_expiry(), Some(t0 + Duration::from_millis(50)));
+        for (n, ms) in sorted.iter().enumerate() {
+            let t = t0 + Duration::from_millis(*ms);
+            assert!(pit.expire(t - Duration::from_millis(1)).is_empty());
+            let gone = pit.expire(t);
+            assert_eq!(gone.len(), 1, "at {ms} ms");
+            assert_eq!(gone[0].expiry, t);
+            assert_eq!(pit.len(), lifetimes.len() - n - 1);
+        }
+        assert_eq!(pit.next_expiry(), None);
     }
 
     #[test]
