@@ -401,10 +401,14 @@ impl Forwarder {
         let Some(entry) = self.pit.get_mut(&key) else {
             return;
         };
-        entry.insert_in_record(in_face, &interest, pit_token, now);
+        // The in-record keeps the Interest (moved, not cloned); the
+        // strategy reads it from there.
+        entry.insert_in_record_owned(in_face, interest, pit_token, now);
         self.pit.schedule(&key);
         self.run_strategy(&key, now, |s, ctx, entry, fib, now| {
-            s.after_receive_interest(ctx, entry, in_face, &interest, fib, now)
+            if let Some(rec) = entry.in_records.iter().find(|r| r.face == in_face) {
+                s.after_receive_interest(ctx, entry, in_face, &rec.interest, fib, now)
+            }
         });
     }
 

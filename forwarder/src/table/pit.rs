@@ -91,8 +91,14 @@ impl<'a> Borrow<dyn KeyView + 'a> for PitKey {
 const TIMER_QUEUES: usize = 4;
 
 fn ends_with_digest(name: &Name) -> bool {
-    name.last()
-        .is_some_and(|c| c.typ() == IMPLICIT_SHA256_DIGEST_COMPONENT)
+    // The last component's TLV-TYPE byte, read in place (building the
+    // Component would bump the name's refcount). Type 1 has a one-byte
+    // encoding.
+    let Some(last) = name.len().checked_sub(1) else {
+        return false;
+    };
+    let start = name.prefix_value(last).len();
+    name.value().get(start).copied() == Some(IMPLICIT_SHA256_DIGEST_COMPONENT as u8)
 }
 
 /// A downstream that expressed the Interest.
@@ -181,29 +187,47 @@ impl PitEntry {
         pit_token: Option<Bytes>,
         now: Instant,
     ) {
+        self.insert_in_record_owned(face, interest.clone(), pit_token, now);
+    }
+
+    /// [`PitEntry::insert_in_record`], keeping `interest` itself (no clone);
+    /// returns the in-record.
+    pub fn insert_in_record_owned(
+        &mut self,
+        face: FaceId,
+        interest: Interest,
+        pit_token: Option<Bytes>,
+        now: Instant,
+    ) -> &InRecord {
         let expiry = now + interest.lifetime();
         let nonce = interest.nonce().unwrap_or(0);
-        match self.in_records.iter_mut().find(|r| r.face == face) {
-            Some(r) => {
+        let i = match self.in_records.iter().position(|r| r.face == face) {
+            Some(i) => {
+                let r = &mut self.in_records[i];
                 r.nonce = nonce;
                 r.expiry = expiry;
                 r.pit_token = pit_token;
-                r.interest = interest.clone();
+                r.interest = interest;
+                i
             }
-            None => self.in_records.push(InRecord {
-                face,
-                nonce,
-                expiry,
-                pit_token,
-                interest: interest.clone(),
-            }),
-        }
+            None => {
+                self.in_records.push(InRecord {
+                    face,
+                    nonce,
+                    expiry,
+                    pit_token,
+                    interest,
+                });
+                self.in_records.len() - 1
+            }
+        };
         self.expiry = self
             .in_records
             .iter()
             .map(|r| r.expiry)
             .max()
             .unwrap_or(expiry);
+        &self.in_records[i]
     }
 
     /// Adds or refreshes the out-record of `face`.
@@ -363,8 +387,9 @@ impl Pit {
                     creator: face,
                     key: key.clone(),
                     name: interest.name().clone(),
-                    in_records: Vec::new(),
-                    out_records: Vec::new(),
+                    // Nearly always one of each: no room for four.
+                    in_records: Vec::with_capacity(1),
+                    out_records: Vec::with_capacity(1),
                     expiry: now + interest.lifetime(),
                 },
             );
@@ -602,8 +627,29 @@ mod tests {
         assert_eq!(m, [("/a".to_string(), true), ("/a/b".to_string(), false)]);
         // implicit digest match
         let full = d.full_name().unwrap();
-        pit.insert(&Interest::new(full).with_nonce(3), now).unwrap();
+        pit.insert(&Interest::new(full.clone()).with_nonce(3), now)
+            .unwrap();
+        assert_eq!(pit.n_digest, 1);
         assert_eq!(pit.find_data_matches(&d).len(), 3);
+        // Once the digest entry is gone the digest is not probed (nor computed).
+        let key = PitKey::of(&Interest::new(full));
+        assert!(pit.remove(&key).is_some());
+        assert_eq!(pit.n_digest, 0);
+        assert_eq!(pit.find_data_matches(&d).len(), 2);
+    }
+
+    #[test]
+    fn only_a_final_digest_component_counts() {
+        use picasso_tlv::Component;
+        let digest = Component::implicit_digest([1; 32]);
+        let last = Name::from_uri("/a").unwrap().append(&digest);
+        let middle = last.append_str("b");
+        // Generic components whose bytes include 0x01.
+        let ones = Name::from_uri("/%01/%01%01").unwrap();
+        assert!(ends_with_digest(&last));
+        assert!(!ends_with_digest(&middle));
+        assert!(!ends_with_digest(&ones));
+        assert!(!ends_with_digest(&Name::new()));
     }
 
     #[test]
