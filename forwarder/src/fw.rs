@@ -21,7 +21,7 @@ pub mod multicast;
 pub mod strategy;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -139,13 +139,20 @@ pub struct Forwarder {
     pub dead_nonces: DeadNonceList,
     /// Strategy choice.
     pub strategy_choice: StrategyChoice,
-    strategies: HashMap<Name, Box<dyn Strategy>>,
+    strategies: crate::table::NameMap<Name, Box<dyn Strategy>>,
     faces: crate::table::id_map::IdMap<FaceId, FaceInfo>,
     /// Upstream timeouts: (deadline, PIT key, face).
     upstream_timers: BinaryHeap<Reverse<(Instant, u64)>>,
     upstream_timer_keys: crate::table::id_map::IdMap<u64, (PitKey, FaceId)>,
     next_timer: u64,
     outbox: Vec<Outgoing>,
+    /// Local faces (and the internal face) for strategies, rebuilt only
+    /// when faces change, not per Interest.
+    local_faces: Vec<FaceId>,
+    local_faces_dirty: bool,
+    /// Reused buffers: strategy actions and the PIT keys a Data satisfies.
+    actions: Vec<Action>,
+    data_matches: Vec<PitKey>,
     /// Counters.
     pub counters: ForwarderCounters,
 }
@@ -196,7 +203,7 @@ impl Forwarder {
     /// A forwarder with best-route as the default strategy.
     pub fn new(limits: ForwarderLimits) -> Self {
         let default = best_route::BestRoute::strategy_name();
-        let mut strategies: HashMap<Name, Box<dyn Strategy>> = HashMap::new();
+        let mut strategies: crate::table::NameMap<Name, Box<dyn Strategy>> = Default::default();
         strategies.insert(default.clone(), Box::<best_route::BestRoute>::default());
         Self {
             fib: Fib::new(),
@@ -210,12 +217,17 @@ impl Forwarder {
             upstream_timer_keys: Default::default(),
             next_timer: 0,
             outbox: Vec::new(),
+            local_faces: Vec::new(),
+            local_faces_dirty: true,
+            actions: Vec::new(),
+            data_matches: Vec::new(),
             counters: ForwarderCounters::default(),
         }
     }
 
     /// Registers a face.
     pub fn add_face(&mut self, face: FaceId, local: bool) {
+        self.local_faces_dirty = true;
         self.faces.insert(
             face,
             FaceInfo {
@@ -228,6 +240,7 @@ impl Forwarder {
     /// Unregisters a face and removes its routes.
     pub fn remove_face(&mut self, face: FaceId) -> Option<FaceInfo> {
         self.fib.remove_face(face);
+        self.local_faces_dirty = true;
         self.faces.remove(&face)
     }
 
@@ -238,6 +251,8 @@ impl Forwarder {
 
     /// A face's info, mutably (the face layer adds byte counts and drops).
     pub fn face_mut(&mut self, face: FaceId) -> Option<&mut FaceInfo> {
+        // The caller may change `local`.
+        self.local_faces_dirty = true;
         self.faces.get_mut(&face)
     }
 
@@ -386,10 +401,14 @@ impl Forwarder {
         let Some(entry) = self.pit.get_mut(&key) else {
             return;
         };
-        entry.insert_in_record(in_face, &interest, pit_token, now);
+        // The in-record keeps the Interest (moved, not cloned); the
+        // strategy reads it from there.
+        entry.insert_in_record_owned(in_face, interest, pit_token, now);
         self.pit.schedule(&key);
         self.run_strategy(&key, now, |s, ctx, entry, fib, now| {
-            s.after_receive_interest(ctx, entry, in_face, &interest, fib, now)
+            if let Some(rec) = entry.in_records.iter().find(|r| r.face == in_face) {
+                s.after_receive_interest(ctx, entry, in_face, &rec.interest, fib, now)
+            }
         });
     }
 
@@ -409,22 +428,26 @@ impl Forwarder {
         let Some(entry) = self.pit.get(key) else {
             return;
         };
-        let strategy_name = self.strategy_choice.find_effective(&entry.name).clone();
+        if self.local_faces_dirty {
+            self.local_faces.clear();
+            let local = self.faces.iter().filter(|(_, f)| f.local);
+            self.local_faces.extend(local.map(|(id, _)| *id));
+            self.local_faces.push(FaceId::INTERNAL);
+            self.local_faces_dirty = false;
+        }
+        // The context borrows the forwarder's buffers (no allocation per Interest).
         let mut ctx = StrategyContext {
-            actions: Vec::new(),
-            local_faces: self
-                .faces
-                .iter()
-                .filter(|(_, f)| f.local)
-                .map(|(id, _)| *id)
-                .collect(),
+            actions: std::mem::take(&mut self.actions),
+            local_faces: std::mem::take(&mut self.local_faces),
         };
-        ctx.local_faces.push(FaceId::INTERNAL);
+        let strategy_name = self.strategy_choice.find_effective(&entry.name);
         let fib = self.fib.longest_prefix_match(&entry.name);
-        if let Some(s) = self.strategies.get_mut(&strategy_name) {
+        if let Some(s) = self.strategies.get_mut(strategy_name) {
             trigger(s.as_mut(), &mut ctx, entry, fib, now);
         }
-        for action in ctx.actions {
+        self.local_faces = ctx.local_faces;
+        let mut actions = ctx.actions;
+        for action in actions.drain(..) {
             match action {
                 Action::SendInterest { face, timeout } => {
                     self.on_outgoing_interest(key, face, timeout, now)
@@ -432,6 +455,7 @@ impl Forwarder {
                 Action::RejectWithNack { reason } => self.reject_pending_interest(key, reason),
             }
         }
+        self.actions = actions;
     }
 
     fn on_outgoing_interest(
@@ -494,26 +518,27 @@ impl Forwarder {
             self.count_drop(in_face);
             return;
         }
-        let keys = self.pit.find_data_matches(&data);
+        let mut keys = std::mem::take(&mut self.data_matches);
+        self.pit.find_data_matches_into(&data, &mut keys);
         if keys.is_empty() {
             // Unsolicited Data: dropped and not cached (NFD's default policy).
             self.counters.unsolicited_data += 1;
             self.count_drop(in_face);
+            self.data_matches = keys;
             return;
         }
         if !no_cache {
             self.cs.insert(data.clone(), now);
         }
-        for key in keys {
-            let strategy_name = match self.pit.get(&key) {
-                Some(e) => self.strategy_choice.find_effective(&e.name).clone(),
-                None => continue,
-            };
-            if let (Some(entry), Some(s)) =
-                (self.pit.get(&key), self.strategies.get_mut(&strategy_name))
-            {
-                let fib = self.fib.longest_prefix_match(&entry.name);
-                s.before_satisfy_interest(entry, in_face, fib, now);
+        for key in keys.drain(..) {
+            if let Some(entry) = self.pit.get(&key) {
+                let strategy_name = self.strategy_choice.find_effective(&entry.name);
+                if let Some(s) = self.strategies.get_mut(strategy_name) {
+                    let fib = self.fib.longest_prefix_match(&entry.name);
+                    s.before_satisfy_interest(entry, in_face, fib, now);
+                }
+            } else {
+                continue;
             }
             let Some(entry) = self.pit.remove(&key) else {
                 continue;
@@ -529,6 +554,7 @@ impl Forwarder {
                 self.send(rec.face, OutPacket::Data(data.clone()), rec.pit_token);
             }
         }
+        self.data_matches = keys;
     }
 
     /// Incoming Nack pipeline.

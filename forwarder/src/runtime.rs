@@ -8,7 +8,6 @@
 //!  ForwarderHandle::call ──► closures run on the task (routes, face creation, embedding)
 //! ```
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,13 +128,15 @@ pub struct Core {
     /// Tables, strategies and pipelines.
     pub fwd: Forwarder,
     /// Faces by id.
-    pub faces: HashMap<FaceId, FaceSlot>,
+    pub faces: crate::table::id_map::IdMap<FaceId, FaceSlot>,
     /// Management state (RIB, dataset versions, command replay windows).
     pub mgmt: crate::mgmt::Management,
     /// A handle to this task (for faces created by management).
     pub handle: ForwarderHandle,
     /// When the forwarder started.
     pub started: std::time::SystemTime,
+    /// Reused buffer for the outbox.
+    out_buf: Vec<Outgoing>,
 }
 
 impl std::fmt::Debug for Core {
@@ -249,10 +250,11 @@ pub fn spawn(limits: ForwarderLimits) -> (ForwarderHandle, tokio::task::JoinHand
     };
     let mut core = Core {
         fwd: Forwarder::new(limits),
-        faces: HashMap::new(),
+        faces: Default::default(),
         mgmt: crate::mgmt::Management::new(),
         handle: handle.clone(),
         started: std::time::SystemTime::now(),
+        out_buf: Vec::new(),
     };
     core.fwd.add_face(FaceId::INTERNAL, true);
     core.fwd.add_face(FaceId::CONTENT_STORE, true);
@@ -391,12 +393,13 @@ impl Core {
     /// are answered here and their Data fed back in.
     pub fn flush(&mut self, now: Instant) {
         // Management replies may produce more output: loop until quiet.
+        let mut out = std::mem::take(&mut self.out_buf);
         for _ in 0..8 {
-            let out = self.fwd.take_outbox();
+            self.fwd.drain_outbox_into(&mut out);
             if out.is_empty() {
-                return;
+                break;
             }
-            for o in out {
+            for o in out.drain(..) {
                 if o.face == FaceId::INTERNAL {
                     if let OutPacket::Interest(i) = o.packet {
                         let reply = crate::mgmt::dispatch(self, &i, now);
@@ -416,6 +419,7 @@ impl Core {
                 }
             }
         }
+        self.out_buf = out;
     }
 
     /// Describes every face (for management datasets).

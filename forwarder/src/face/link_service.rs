@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use picasso_tlv::lp::{self, CachePolicyType, Nack, NackReason, Reassembler, ReassemblerConfig};
 use picasso_tlv::{types, Data, DecodeError, Interest, LpPacket};
 
@@ -166,6 +166,34 @@ impl LinkService {
         }
     }
 
+    /// [`LinkService::send`], appending the frame(s) to `buf` (a stream's
+    /// write buffer): a bare packet is copied straight from its wire, with
+    /// no frame list allocated.
+    pub fn send_into(
+        &mut self,
+        packet: &OutPacket,
+        pit_token: Option<Bytes>,
+        buf: &mut BytesMut,
+    ) -> Result<(), LinkError> {
+        if pit_token.is_none() && self.mtu.is_none() {
+            match packet {
+                OutPacket::Interest(i) => {
+                    buf.extend_from_slice(&i.to_wire());
+                    return Ok(());
+                }
+                OutPacket::Data(d) => {
+                    buf.extend_from_slice(d.wire().ok_or(LinkError::Unencoded)?);
+                    return Ok(());
+                }
+                OutPacket::Nack { .. } => {}
+            }
+        }
+        for f in self.send(packet, pit_token)? {
+            buf.extend_from_slice(&f);
+        }
+        Ok(())
+    }
+
     /// Drops partial packets older than the reassembly timeout.
     pub fn expire(&mut self, now: Instant) {
         self.reassembler.expire(now);
@@ -248,6 +276,38 @@ mod tests {
             NetPacket::Data(x) => assert_eq!(x.content(), d.content()),
             p => panic!("unexpected {p:?}"),
         }
+    }
+
+    #[test]
+    fn send_into_writes_what_send_returns() {
+        let mut d = Data::new(Name::from_uri("/d").unwrap()).with_content(vec![1u8; 50]);
+        d.sign(&Signer::DigestSha256);
+        let packets = [
+            (OutPacket::Interest(interest()), None),
+            (OutPacket::Data(d.clone()), None),
+            (OutPacket::Data(d), Some(Bytes::from_static(b"tok"))),
+            (
+                OutPacket::Nack {
+                    interest: interest(),
+                    reason: 100,
+                },
+                None,
+            ),
+        ];
+        for (p, token) in packets {
+            let mut ls = LinkService::new(None);
+            let want: Vec<u8> = ls.send(&p, token.clone()).unwrap().concat();
+            let mut buf = BytesMut::from(&b"x"[..]);
+            ls.send_into(&p, token, &mut buf).unwrap();
+            assert_eq!(&buf[1..], &want[..], "{p:?}");
+        }
+        let mut ls = LinkService::new(None);
+        let unsigned = OutPacket::Data(Data::new(Name::from_uri("/u").unwrap()));
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            ls.send_into(&unsigned, None, &mut buf),
+            Err(LinkError::Unencoded)
+        );
     }
 
     #[test]

@@ -55,8 +55,8 @@ where
             buf.clear();
             let mut next = Some(first);
             while let Some(o) = next.take() {
-                match link.send(&o.packet, o.pit_token) {
-                    Ok(frames) => frames.iter().for_each(|f| buf.extend_from_slice(f)),
+                match link.send_into(&o.packet, o.pit_token, &mut buf) {
+                    Ok(()) => {}
                     Err(e) => {
                         tracing::debug!(%face, error = %e, "cannot encode packet for face");
                         send_stats.drops.fetch_add(1, Ordering::Relaxed);

@@ -179,7 +179,8 @@ async fn serve(
     config: UdpConfig,
     mut commands: mpsc::Receiver<Command>,
 ) {
-    let mut peers: HashMap<SocketAddr, Peer> = HashMap::new();
+    // Looked up per datagram: foldhash (keyed) rather than SipHash.
+    let mut peers: crate::table::NameMap<SocketAddr, Peer> = Default::default();
     let mut buf = vec![0u8; 65_536];
     let mut sweep =
         tokio::time::interval((config.idle_timeout / 4).max(Duration::from_millis(100)));

@@ -3,7 +3,6 @@
 //! suppression interval is absorbed, a later one tries the next unused next
 //! hop, or the one used longest ago.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use picasso_tlv::{Component, Interest, Name};
@@ -19,8 +18,9 @@ const SUPPRESSION_MAX: Duration = Duration::from_millis(250);
 /// The best-route strategy.
 #[derive(Debug, Default)]
 pub struct BestRoute {
-    /// Per PIT entry: current suppression interval.
-    suppression: HashMap<PitKey, Duration>,
+    /// Per PIT entry: current suppression interval (only entries that saw
+    /// a retransmission; empty in the common case, so not even hashed).
+    suppression: crate::table::NameMap<PitKey, Duration>,
 }
 
 impl BestRoute {
@@ -46,26 +46,24 @@ impl Strategy for BestRoute {
         fib: Option<&FibEntry>,
         now: Instant,
     ) {
-        let hops: Vec<FaceId> = fib
-            .map(|f| {
-                f.next_hops
-                    .iter()
-                    .map(|h| h.face)
-                    .filter(|&h| {
-                        is_eligible(h, in_face, interest.name(), ctx.local_faces.contains(&h))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if hops.is_empty() {
+        let local_faces = &ctx.local_faces;
+        let eligible =
+            |h: &FaceId| is_eligible(*h, in_face, interest.name(), local_faces.contains(h));
+        let next_hops = fib.map_or(&[][..], |f| &f.next_hops[..]);
+        let mut hops = next_hops.iter().map(|h| h.face).filter(eligible);
+        let Some(first) = hops.next() else {
             ctx.reject(nack_reason::NO_ROUTE);
             return;
-        }
+        };
         if entry.out_records.is_empty() {
-            self.suppression.remove(&entry.key);
-            ctx.send_interest(hops[0]);
+            if !self.suppression.is_empty() {
+                self.suppression.remove(&entry.key);
+            }
+            ctx.send_interest(first);
             return;
         }
+        // A retransmission (rare): all eligible hops are needed.
+        let hops: Vec<FaceId> = std::iter::once(first).chain(hops).collect();
         // A retransmission: suppress if the last send is too recent.
         let last_sent = entry
             .out_records
@@ -99,6 +97,8 @@ impl Strategy for BestRoute {
         _fib: Option<&FibEntry>,
         _now: Instant,
     ) {
-        self.suppression.remove(&entry.key);
+        if !self.suppression.is_empty() {
+            self.suppression.remove(&entry.key);
+        }
     }
 }

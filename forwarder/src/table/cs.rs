@@ -5,7 +5,7 @@
 //! Owns what is cached and for how long; it does not decide whether a Data
 //! may be cached (CachePolicy NoCache is checked by the forwarder).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -50,7 +50,7 @@ struct CsEntry {
 #[derive(Debug)]
 pub struct ContentStore {
     // Boxed: the map's spare slots then cost a pointer, not a whole entry.
-    entries: HashMap<Bytes, Box<CsEntry>>,
+    entries: super::NameMap<Bytes, Box<CsEntry>>,
     /// Names in canonical order, for CanBePrefix lookups.
     ///
     /// Keyed by the Name's TLV-VALUE bytes: with minimal TLV-TYPE and
@@ -58,9 +58,16 @@ pub struct ContentStore {
     /// length, then value, component by component; a prefix first), and in
     /// any case the names under a prefix are one contiguous range. Comparing
     /// bytes is several times cheaper than parsing components.
-    ordered: BTreeSet<Bytes>,
-    /// LRU order: tick → key.
-    lru: BTreeMap<u64, Bytes>,
+    ///
+    /// Built on the first lookup or erase that needs it and maintained from
+    /// then on: a store only ever asked exact names (the common case) does
+    /// not pay an ordered insert and remove per Data.
+    ordered: Option<BTreeSet<Bytes>>,
+    /// LRU order, oldest first: (tick, key). Lazily cleaned: an item is live
+    /// only while its entry still has that tick (a touch or a removal
+    /// leaves the old item behind; eviction skips it, and the queue is
+    /// compacted when stale items outnumber live ones).
+    lru: VecDeque<(u64, Bytes)>,
     tick: u64,
     bytes: usize,
     limits: CsLimits,
@@ -78,9 +85,9 @@ impl ContentStore {
     /// An empty store with `limits`.
     pub fn new(limits: CsLimits) -> Self {
         Self {
-            entries: HashMap::new(),
-            ordered: BTreeSet::new(),
-            lru: BTreeMap::new(),
+            entries: Default::default(),
+            ordered: None,
+            lru: VecDeque::new(),
             tick: 0,
             bytes: 0,
             limits,
@@ -136,11 +143,12 @@ impl ContentStore {
             Some(ms) if ms > 0 => Some(now + Duration::from_millis(ms)),
             _ => None,
         };
-        self.ordered.insert(key.clone());
-        self.lru.insert(self.tick, key.clone());
+        if let Some(o) = &mut self.ordered {
+            o.insert(key.clone());
+        }
         self.bytes += size;
         self.entries.insert(
-            key,
+            key.clone(),
             Box::new(CsEntry {
                 data,
                 size,
@@ -148,6 +156,8 @@ impl ContentStore {
                 tick: self.tick,
             }),
         );
+        // After the entry: compaction keeps only items of present entries.
+        self.push_lru(self.tick, key);
     }
 
     /// What `data` counts against `max_bytes` (`None`: it has no wire).
@@ -161,17 +171,35 @@ impl ContentStore {
             && (self.entries.len() + usize::from(incoming > 0) > self.limits.max_entries
                 || self.bytes + incoming > self.limits.max_bytes)
         {
-            let Some((_, key)) = self.lru.pop_first() else {
+            let Some((tick, key)) = self.lru.pop_front() else {
                 break;
             };
-            self.remove_key(&key);
+            if self.entries.get(&key).is_some_and(|e| e.tick == tick) {
+                self.remove_key(&key);
+            }
         }
+    }
+
+    fn push_lru(&mut self, tick: u64, key: Bytes) {
+        self.lru.push_back((tick, key));
+        if self.lru.len() > 2 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.lru
+                .retain(|(t, k)| entries.get(k).is_some_and(|e| e.tick == *t));
+        }
+    }
+
+    fn ordered_index(&mut self) -> &BTreeSet<Bytes> {
+        let entries = &self.entries;
+        self.ordered
+            .get_or_insert_with(|| entries.keys().cloned().collect())
     }
 
     fn remove_key(&mut self, key: &Bytes) {
         if let Some(e) = self.entries.remove(key) {
-            self.lru.remove(&e.tick);
-            self.ordered.remove(e.data.name().value());
+            if let Some(o) = &mut self.ordered {
+                o.remove(e.data.name().value());
+            }
             self.bytes -= e.size;
         }
     }
@@ -184,9 +212,8 @@ impl ContentStore {
         self.tick += 1;
         let tick = self.tick;
         if let Some(e) = self.entries.get_mut(key) {
-            self.lru.remove(&e.tick);
             e.tick = tick;
-            self.lru.insert(tick, key.clone());
+            self.push_lru(tick, key.clone());
         }
     }
 
@@ -194,6 +221,9 @@ impl ContentStore {
     pub fn lookup(&mut self, interest: &Interest, now: Instant) -> Option<Data> {
         if !self.serve {
             return None;
+        }
+        if interest.can_be_prefix() {
+            self.ordered_index();
         }
         let found = self.find_key(interest, now);
         match found {
@@ -228,7 +258,9 @@ impl ContentStore {
             return Self::matches(e, interest, now).then(|| name.value().clone());
         }
         let prefix = name.value();
+        // Built by `lookup` for CanBePrefix Interests.
         self.ordered
+            .as_ref()?
             .range::<Bytes, _>(prefix..)
             .take_while(|k| k.starts_with(prefix))
             .find(|k| {
@@ -246,7 +278,7 @@ impl ContentStore {
         // Component TLVs are self-delimiting, so a byte prefix made of whole
         // components is a name prefix.
         let keys: Vec<Bytes> = self
-            .ordered
+            .ordered_index()
             .range::<Bytes, _>(p..)
             .take_while(|k| k.starts_with(p))
             .take(limit)
@@ -261,7 +293,7 @@ impl ContentStore {
     /// Removes every entry (NFD `cs erase` of the root).
     pub fn clear(&mut self) {
         self.entries.clear();
-        self.ordered.clear();
+        self.ordered = None;
         self.lru.clear();
         self.bytes = 0;
     }
@@ -283,6 +315,52 @@ mod tests {
 
     fn interest(s: &str) -> Interest {
         Interest::new(Name::from_uri(s).unwrap())
+    }
+
+    #[test]
+    fn lru_order_survives_many_touches_and_compaction() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits {
+            max_entries: 3,
+            max_bytes: usize::MAX / 2,
+        });
+        for n in ["/a", "/b", "/c"] {
+            cs.insert(data(n, None, 1), now);
+        }
+        for _ in 0..1000 {
+            assert!(cs.lookup(&interest("/a"), now).is_some());
+        }
+        assert!(cs.lru.len() <= 2 * cs.len() + 64);
+        // /b is now the least recently used.
+        cs.insert(data("/d", None, 1), now);
+        assert!(cs.lookup(&interest("/b"), now).is_none());
+        for n in ["/a", "/c", "/d"] {
+            assert!(cs.lookup(&interest(n), now).is_some(), "{n}");
+        }
+    }
+
+    #[test]
+    fn prefix_index_is_built_lazily_and_kept_in_sync() {
+        let now = Instant::now();
+        let mut cs = ContentStore::new(CsLimits {
+            max_entries: 2,
+            max_bytes: usize::MAX / 2,
+        });
+        cs.insert(data("/p/1", None, 1), now);
+        cs.insert(data("/p/2", None, 1), now);
+        assert!(cs.ordered.is_none());
+        let cbp = |s| interest(s).with_can_be_prefix(true);
+        assert!(cs.lookup(&cbp("/p"), now).is_some());
+        assert!(cs.ordered.is_some());
+        // Evicts both /p entries; the index follows.
+        cs.insert(data("/q/1", None, 1), now);
+        cs.insert(data("/q/2", None, 1), now);
+        assert!(cs.lookup(&cbp("/p"), now).is_none());
+        assert_eq!(cs.ordered.as_ref().map(BTreeSet::len), Some(2));
+        assert_eq!(cs.erase(&Name::from_uri("/q").unwrap(), 10), 2);
+        assert!(cs.is_empty());
+        cs.clear();
+        assert!(cs.ordered.is_none());
     }
 
     #[test]

@@ -5,9 +5,8 @@
 //! Bounded both in time (entries live `lifetime`) and in count (the oldest
 //! are dropped first), so a flood of distinct Interests cannot grow it.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use picasso_tlv::Name;
@@ -21,6 +20,8 @@ pub struct DeadNonceList {
     queue: VecDeque<(Instant, u64)>,
     lifetime: Duration,
     capacity: usize,
+    /// Keyed fingerprint hasher (random per list).
+    hasher: foldhash::fast::RandomState,
 }
 
 impl DeadNonceList {
@@ -31,14 +32,12 @@ impl DeadNonceList {
             queue: VecDeque::new(),
             lifetime,
             capacity: capacity.max(1),
+            hasher: Default::default(),
         }
     }
 
-    fn key(name: &Name, nonce: u32) -> u64 {
-        let mut h = DefaultHasher::new();
-        name.hash(&mut h);
-        nonce.hash(&mut h);
-        h.finish()
+    fn key(&self, name: &Name, nonce: u32) -> u64 {
+        self.hasher.hash_one((name.value(), nonce))
     }
 
     /// Records (name, nonce).
@@ -47,14 +46,14 @@ impl DeadNonceList {
         if self.queue.len() >= self.capacity {
             self.pop_oldest();
         }
-        let k = Self::key(name, nonce);
+        let k = self.key(name, nonce);
         *self.set.entry(k).or_insert(0) += 1;
         self.queue.push_back((now, k));
     }
 
     /// Whether (name, nonce) was recorded and has not expired.
     pub fn contains(&self, name: &Name, nonce: u32) -> bool {
-        self.set.contains_key(&Self::key(name, nonce))
+        self.set.contains_key(&self.key(name, nonce))
     }
 
     /// Drops expired entries.

@@ -4,8 +4,6 @@
 //! Owns the routes the forwarder uses; it does not own where they come from
 //! (the RIB, management and the routing between neighbours fill it).
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use picasso_tlv::Name;
 
@@ -40,7 +38,7 @@ impl FibEntry {
 #[derive(Debug, Default)]
 pub struct Fib {
     /// Keyed by the prefix's component TLVs.
-    entries: HashMap<Bytes, FibEntry>,
+    entries: super::NameMap<Bytes, FibEntry>,
     /// Longest prefix present, to bound the match loop.
     max_len: usize,
 }

@@ -9,8 +9,10 @@
 //! take the whole table from the others. Expiry uses a timer heap with
 //! lazy deletion, so expiring costs O(log n) per entry.
 
+use std::borrow::Borrow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,7 +22,7 @@ use picasso_tlv::{Data, Interest, Name};
 use crate::FaceId;
 
 /// Identity of a PIT entry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PitKey {
     /// The Interest name's component TLVs.
     pub name: Bytes,
@@ -39,6 +41,64 @@ impl PitKey {
             must_be_fresh: interest.must_be_fresh(),
         }
     }
+}
+
+impl Hash for PitKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        KeyView::view(self).hash(state)
+    }
+}
+
+/// A PIT key by reference, so lookups need not build (allocate) a [`PitKey`]:
+/// `&dyn KeyView` works as the map's borrowed key type.
+trait KeyView {
+    fn view(&self) -> (&[u8], bool, bool);
+}
+
+impl KeyView for PitKey {
+    fn view(&self) -> (&[u8], bool, bool) {
+        (&self.name, self.can_be_prefix, self.must_be_fresh)
+    }
+}
+
+impl KeyView for (&[u8], bool, bool) {
+    fn view(&self) -> (&[u8], bool, bool) {
+        *self
+    }
+}
+
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.view().hash(state)
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.view() == other.view()
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for PitKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+/// Number of FIFO timer queues (distinct lifetimes served in O(1)).
+const TIMER_QUEUES: usize = 4;
+
+fn ends_with_digest(name: &Name) -> bool {
+    // The last component's TLV-TYPE byte, read in place (building the
+    // Component would bump the name's refcount). Type 1 has a one-byte
+    // encoding.
+    let Some(last) = name.len().checked_sub(1) else {
+        return false;
+    };
+    let start = name.prefix_value(last).len();
+    name.value().get(start).copied() == Some(IMPLICIT_SHA256_DIGEST_COMPONENT as u8)
 }
 
 /// A downstream that expressed the Interest.
@@ -127,29 +187,47 @@ impl PitEntry {
         pit_token: Option<Bytes>,
         now: Instant,
     ) {
+        self.insert_in_record_owned(face, interest.clone(), pit_token, now);
+    }
+
+    /// [`PitEntry::insert_in_record`], keeping `interest` itself (no clone);
+    /// returns the in-record.
+    pub fn insert_in_record_owned(
+        &mut self,
+        face: FaceId,
+        interest: Interest,
+        pit_token: Option<Bytes>,
+        now: Instant,
+    ) -> &InRecord {
         let expiry = now + interest.lifetime();
         let nonce = interest.nonce().unwrap_or(0);
-        match self.in_records.iter_mut().find(|r| r.face == face) {
-            Some(r) => {
+        let i = match self.in_records.iter().position(|r| r.face == face) {
+            Some(i) => {
+                let r = &mut self.in_records[i];
                 r.nonce = nonce;
                 r.expiry = expiry;
                 r.pit_token = pit_token;
-                r.interest = interest.clone();
+                r.interest = interest;
+                i
             }
-            None => self.in_records.push(InRecord {
-                face,
-                nonce,
-                expiry,
-                pit_token,
-                interest: interest.clone(),
-            }),
-        }
+            None => {
+                self.in_records.push(InRecord {
+                    face,
+                    nonce,
+                    expiry,
+                    pit_token,
+                    interest,
+                });
+                self.in_records.len() - 1
+            }
+        };
         self.expiry = self
             .in_records
             .iter()
             .map(|r| r.expiry)
             .max()
             .unwrap_or(expiry);
+        &self.in_records[i]
     }
 
     /// Adds or refreshes the out-record of `face`.
@@ -194,7 +272,13 @@ impl PitEntry {
 /// The PIT.
 #[derive(Debug)]
 pub struct Pit {
-    entries: HashMap<PitKey, PitEntry>,
+    entries: super::NameMap<PitKey, PitEntry>,
+    /// Expiry timers, lazily deleted. Mostly FIFO queues, each in deadline
+    /// order (Interests share a few lifetimes and time only moves forward,
+    /// so a deadline nearly always fits behind one queue's last): O(1) per
+    /// entry instead of a heap push and pop plus an id map.
+    timer_queues: [VecDeque<(Instant, PitKey)>; TIMER_QUEUES],
+    /// Deadlines that fit no queue.
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     timer_keys: super::id_map::IdMap<u64, PitKey>,
     next_timer: u64,
@@ -203,6 +287,9 @@ pub struct Pit {
     max_prefix_len: usize,
     /// Number of entries with CanBePrefix (skip prefix probing when 0).
     n_can_be_prefix: usize,
+    /// Number of entries whose name ends with an implicit digest (skip
+    /// computing a Data's digest when 0).
+    n_digest: usize,
     /// Entries each face created (for the per-face quota).
     created_by: super::id_map::IdMap<FaceId, usize>,
 }
@@ -227,13 +314,15 @@ impl Pit {
     /// An empty PIT holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: Default::default(),
+            timer_queues: Default::default(),
             timers: BinaryHeap::new(),
             timer_keys: Default::default(),
             next_timer: 0,
             capacity,
             max_prefix_len: 0,
             n_can_be_prefix: 0,
+            n_digest: 0,
             created_by: Default::default(),
         }
     }
@@ -289,14 +378,18 @@ impl Pit {
                 self.n_can_be_prefix += 1;
                 self.max_prefix_len = self.max_prefix_len.max(interest.name().len());
             }
+            if ends_with_digest(interest.name()) {
+                self.n_digest += 1;
+            }
             self.entries.insert(
                 key.clone(),
                 PitEntry {
                     creator: face,
                     key: key.clone(),
                     name: interest.name().clone(),
-                    in_records: Vec::new(),
-                    out_records: Vec::new(),
+                    // Nearly always one of each: no room for four.
+                    in_records: Vec::with_capacity(1),
+                    out_records: Vec::with_capacity(1),
                     expiry: now + interest.lifetime(),
                 },
             );
@@ -309,12 +402,20 @@ impl Pit {
     /// Arms the expiry timer of `key` at the entry's current expiry; call
     /// after changing in-records.
     pub fn schedule(&mut self, key: &PitKey) {
-        if let Some(e) = self.entries.get(key) {
-            let id = self.next_timer;
-            self.next_timer += 1;
-            self.timers.push(Reverse((e.expiry, id)));
-            self.timer_keys.insert(id, key.clone());
+        let Some(e) = self.entries.get(key) else {
+            return;
+        };
+        let at = e.expiry;
+        let fits = |q: &VecDeque<(Instant, PitKey)>| q.back().is_none_or(|(t, _)| *t <= at);
+        if let Some(q) = self.timer_queues.iter_mut().find(|q| fits(q)) {
+            // Stored key: the entry's, so this clone shares its bytes.
+            q.push_back((at, e.key.clone()));
+            return;
         }
+        let id = self.next_timer;
+        self.next_timer += 1;
+        self.timers.push(Reverse((at, id)));
+        self.timer_keys.insert(id, e.key.clone());
     }
 
     /// The entry for `key`.
@@ -342,6 +443,9 @@ impl Pit {
                 self.max_prefix_len = 0;
             }
         }
+        if ends_with_digest(&e.name) {
+            self.n_digest -= 1;
+        }
         Some(e)
     }
 
@@ -349,16 +453,18 @@ impl Pit {
     /// CanBePrefix, or the name plus the Data's implicit digest.
     pub fn find_data_matches(&self, data: &Data) -> Vec<PitKey> {
         let mut out = Vec::new();
+        self.find_data_matches_into(data, &mut out);
+        out
+    }
+
+    /// [`Pit::find_data_matches`], appending to `out` (a reused buffer).
+    pub fn find_data_matches_into(&self, data: &Data, out: &mut Vec<PitKey>) {
         let name = data.name();
         let mut probe = |name: &[u8], cbp: bool| {
             for mbf in [false, true] {
-                let k = PitKey {
-                    name: Bytes::copy_from_slice(name),
-                    can_be_prefix: cbp,
-                    must_be_fresh: mbf,
-                };
-                if self.entries.contains_key(&k) {
-                    out.push(k);
+                let k: &dyn KeyView = &(name, cbp, mbf);
+                if let Some((k, _)) = self.entries.get_key_value(k) {
+                    out.push(k.clone());
                 }
             }
         };
@@ -370,6 +476,9 @@ impl Pit {
                 probe(name.prefix_value(n), true);
             }
         }
+        if self.n_digest == 0 {
+            return;
+        }
         if let Some(d) = data.implicit_digest() {
             let full = name.append(&picasso_tlv::Component::new(
                 IMPLICIT_SHA256_DIGEST_COMPONENT,
@@ -380,12 +489,19 @@ impl Pit {
                 probe(full.value(), true);
             }
         }
-        out
     }
 
     /// Removes and returns every entry that expired by `now`.
     pub fn expire(&mut self, now: Instant) -> Vec<PitEntry> {
         let mut out = Vec::new();
+        for i in 0..TIMER_QUEUES {
+            while self.timer_queues[i].front().is_some_and(|(t, _)| *t <= now) {
+                let Some((_, key)) = self.timer_queues[i].pop_front() else {
+                    break;
+                };
+                self.expire_key(&key, now, &mut out);
+            }
+        }
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -394,19 +510,26 @@ impl Pit {
             let Some(key) = self.timer_keys.remove(&id) else {
                 continue;
             };
-            let due = self.entries.get(&key).is_some_and(|e| e.expiry <= now);
-            if due {
-                if let Some(e) = self.remove(&key) {
-                    out.push(e);
-                }
-            }
+            self.expire_key(&key, now, &mut out);
         }
         out
     }
 
+    /// Removes the entry of a due timer, unless it was refreshed or replaced.
+    fn expire_key(&mut self, key: &PitKey, now: Instant, out: &mut Vec<PitEntry>) {
+        let due = self.entries.get(key).is_some_and(|e| e.expiry <= now);
+        if due {
+            if let Some(e) = self.remove(key) {
+                out.push(e);
+            }
+        }
+    }
+
     /// The earliest pending timer, for the caller's sleep.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let heap = self.timers.peek().map(|Reverse((t, _))| *t);
+        let queues = self.timer_queues.iter().filter_map(|q| q.front());
+        queues.map(|(t, _)| *t).chain(heap).min()
     }
 
     /// All entries.
@@ -504,8 +627,29 @@ mod tests {
         assert_eq!(m, [("/a".to_string(), true), ("/a/b".to_string(), false)]);
         // implicit digest match
         let full = d.full_name().unwrap();
-        pit.insert(&Interest::new(full).with_nonce(3), now).unwrap();
+        pit.insert(&Interest::new(full.clone()).with_nonce(3), now)
+            .unwrap();
+        assert_eq!(pit.n_digest, 1);
         assert_eq!(pit.find_data_matches(&d).len(), 3);
+        // Once the digest entry is gone the digest is not probed (nor computed).
+        let key = PitKey::of(&Interest::new(full));
+        assert!(pit.remove(&key).is_some());
+        assert_eq!(pit.n_digest, 0);
+        assert_eq!(pit.find_data_matches(&d).len(), 2);
+    }
+
+    #[test]
+    fn only_a_final_digest_component_counts() {
+        use picasso_tlv::Component;
+        let digest = Component::implicit_digest([1; 32]);
+        let last = Name::from_uri("/a").unwrap().append(&digest);
+        let middle = last.append_str("b");
+        // Generic components whose bytes include 0x01.
+        let ones = Name::from_uri("/%01/%01%01").unwrap();
+        assert!(ends_with_digest(&last));
+        assert!(!ends_with_digest(&middle));
+        assert!(!ends_with_digest(&ones));
+        assert!(!ends_with_digest(&Name::new()));
     }
 
     #[test]
@@ -551,6 +695,34 @@ mod tests {
         assert!(pit.expire(t0 + Duration::from_millis(999)).is_empty());
         assert_eq!(pit.expire(t0 + Duration::from_millis(1000)).len(), 2);
         assert!(pit.is_empty());
+    }
+
+    #[test]
+    fn mixed_and_out_of_order_lifetimes_expire_on_time() {
+        // More distinct lifetimes than timer queues, scheduled out of
+        // deadline order: every entry still expires exactly at its expiry.
+        let t0 = Instant::now();
+        let mut pit = Pit::new(100);
+        let lifetimes = [4000u64, 1000, 3000, 500, 2000, 100, 1500, 50];
+        for (k, ms) in lifetimes.iter().enumerate() {
+            let i = interest(&format!("/m/{k}"), k as u32).with_lifetime_ms(*ms);
+            let (e, _) = pit.insert(&i, t0).unwrap();
+            e.insert_in_record(FaceId(300), &i, None, t0);
+            let key = e.key.clone();
+            pit.schedule(&key);
+        }
+        let mut sorted = lifetimes;
+        sorted.sort_unstable();
+        assert_eq!(pit.next_expiry(), Some(t0 + Duration::from_millis(50)));
+        for (n, ms) in sorted.iter().enumerate() {
+            let t = t0 + Duration::from_millis(*ms);
+            assert!(pit.expire(t - Duration::from_millis(1)).is_empty());
+            let gone = pit.expire(t);
+            assert_eq!(gone.len(), 1, "at {ms} ms");
+            assert_eq!(gone[0].expiry, t);
+            assert_eq!(pit.len(), lifetimes.len() - n - 1);
+        }
+        assert_eq!(pit.next_expiry(), None);
     }
 
     #[test]

@@ -2,29 +2,34 @@
 //! Developer Guide §3.6). Longest-prefix match over the configured prefixes;
 //! the root always has a strategy.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use picasso_tlv::Name;
 
 /// Prefix → strategy name.
 #[derive(Debug)]
 pub struct StrategyChoice {
-    entries: HashMap<Bytes, (Name, Name)>,
+    entries: super::NameMap<Bytes, (Name, Name)>,
+    /// Most components of a configured prefix, bounding the match loop
+    /// (recomputed on unset).
+    max_len: usize,
 }
 
 impl StrategyChoice {
     /// A table where `/` uses `default_strategy`.
     pub fn new(default_strategy: Name) -> Self {
-        let mut entries = HashMap::new();
+        let mut entries = super::NameMap::default();
         entries.insert(Bytes::new(), (Name::new(), default_strategy));
-        Self { entries }
+        Self {
+            entries,
+            max_len: 0,
+        }
     }
 
     /// Sets the strategy for `prefix`.
     pub fn set(&mut self, prefix: &Name, strategy: Name) {
         self.entries
             .insert(prefix.value().clone(), (prefix.clone(), strategy));
+        self.max_len = self.max_len.max(prefix.len());
     }
 
     /// Removes the choice for `prefix` (the root's cannot be removed).
@@ -33,12 +38,21 @@ impl StrategyChoice {
         if prefix.is_empty() {
             return false;
         }
-        self.entries.remove::<[u8]>(prefix.value()).is_some()
+        let removed = self.entries.remove::<[u8]>(prefix.value()).is_some();
+        if removed {
+            self.max_len = self
+                .entries
+                .values()
+                .map(|(p, _)| p.len())
+                .max()
+                .unwrap_or(0);
+        }
+        removed
     }
 
     /// The strategy that governs `name`.
     pub fn find_effective(&self, name: &Name) -> &Name {
-        (0..=name.len())
+        (0..=name.len().min(self.max_len))
             .rev()
             .find_map(|n| self.entries.get::<[u8]>(name.prefix_value(n)))
             .map(|(_, s)| s)
