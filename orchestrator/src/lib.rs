@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod deployer;
 pub mod engine;
 pub mod repo;
 pub mod spec;
