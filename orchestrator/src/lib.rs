@@ -12,11 +12,13 @@
 //!   plan, the [`engine::Policy`] seam (the paper's "algorithm
 //!   repository": `threshold`, `qos`, `on-demand`), the availability pass
 //!   every policy shares, and the response-time model ([`engine::model`]).
+//! - [`deployer`]: carries an [`engine::Plan`] out with signed commands,
+//!   keeps the desired state durably (`desired.json`), reconciles it with
+//!   the view every tick (backoff while a node is unreachable) and reports
+//!   deployments owed back into the view's `in_flight`.
 //!
 //! Not here yet: the monitoring manager (polls `/picasso/node/<id>/monitor`
-//! and feeds [`view::ClusterView::from_reports`]), the deployer (carries a
-//! [`engine::Plan`] out with signed commands and reports in-flight
-//! deployments back into the view), the HTTP API and the CLI.
+//! and feeds [`view::ClusterView::from_reports`]), the HTTP API and the CLI.
 //!
 //! ```text
 //!  MonitorReport (per node) ──► view::ClusterView ─┐
@@ -24,12 +26,13 @@
 //!  engine::EngineState (from the previous tick) ───┘          │
 //!                                                             ├─► Plan { steps: Deploy | Remove, each with a reason }
 //!                                                             └─► EngineState for the next tick
-//!  Plan ──► deployer (later) ──► /picasso/node/<id>/cmd/deploy ──► node ──► ImageFetcher ──► repo
+//!  Plan ──► deployer ──► /picasso/node/<id>/cmd/deploy ──► node ──► ImageFetcher ──► repo
 //! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod deployer;
 pub mod engine;
 pub mod repo;
 pub mod spec;
