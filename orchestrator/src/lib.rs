@@ -13,17 +13,20 @@
 //!   repository": `threshold`, `qos`, `on-demand`), the availability pass
 //!   every policy shares, and the response-time model ([`engine::model`]).
 //!
-//! Not here yet: the monitoring manager (polls `/picasso/node/<id>/monitor`
-//! and feeds [`view::ClusterView::from_reports`]), the deployer (carries a
-//! [`engine::Plan`] out with signed commands and reports in-flight
-//! deployments back into the view), the HTTP API and the CLI.
+//! - [`monitoring`]: the monitoring manager: polls every enrolled node's
+//!   `/picasso/node/<id>/monitor`, verifies its signature, keeps a time
+//!   series and reachability per node and builds the [`view::ClusterView`].
+//!
+//! Not here yet: the deployer (carries a [`engine::Plan`] out with signed
+//! commands and reports in-flight deployments back into the view), the
+//! HTTP API and the CLI.
 //!
 //! ```text
-//!  MonitorReport (per node) ──► view::ClusterView ─┐
-//!  repo::Repo ── specs ───────────────────────────┼─► engine::plan(view, specs, now, state, policy, cfg)
-//!  engine::EngineState (from the previous tick) ───┘          │
-//!                                                             ├─► Plan { steps: Deploy | Remove, each with a reason }
-//!                                                             └─► EngineState for the next tick
+//!  /picasso/node/<id>/monitor ─► monitoring (verify) ─► view::ClusterView ─┐
+//!  repo::Repo ── specs ────────────────────────────────────────────────────┼─► engine::plan(view, specs, now, state, policy, cfg)
+//!  engine::EngineState (from the previous tick) ───────────────────────────┘         │
+//!                                                                                    ├─► Plan { steps: Deploy | Remove, each with a reason }
+//!                                                                                    └─► EngineState for the next tick
 //!  Plan ──► deployer (later) ──► /picasso/node/<id>/cmd/deploy ──► node ──► ImageFetcher ──► repo
 //! ```
 
@@ -31,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod engine;
+pub mod monitoring;
 pub mod repo;
 pub mod spec;
 pub mod view;
