@@ -545,3 +545,286 @@ fn authentic(d: &Data, target: &Target) -> bool {
     );
     locator_ok && d.verify(&target.verifier).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picasso_agent::keys::KeyPair;
+    use picasso_agent::monitor::Packets;
+    use picasso_forwarder::face::in_process;
+    use picasso_forwarder::runtime;
+    use std::sync::atomic::AtomicU64;
+
+    const REPORT: &str = r#"{ "softResources": {"OS": "Linux"},
+      "hardResources": {"mem": "1 GB", "disk": "16 GB", "cpu": "x"},
+      "resourceUsage": {"cpuLoad": "9", "memUsage": "9", "cpuUsage": "9"},
+      "PiID": "n1", "PiIP": "10.0.0.1", "schema": 1, "runtime": "docker",
+      "containers": [
+        {"status": "Up 1 minute", "port_host": "8002", "memUsage": "1000", "name": "/picasso-n1-S1-2",
+         "port_container": "80", "cpuUsage": "5", "image": "picasso/nginx:1", "id": "c2",
+         "state": "running", "cpuPercent": 91.5, "service": "S1"}],
+      "node": {"cpu_percent": 62.5, "load_average": [3.5, 2, 1], "mem_percent": 40,
+               "mem_total_bytes": 1000000, "cpu_cores": 4},
+      "services": [{"service": "S1", "replicas": 1, "requests_per_sec": 200, "in_flight": 30,
+                    "success_rate": 0.99, "latency_p50_ms": 250, "latency_p95_ms": 900}] }"#;
+
+    /// How a simulated node answers.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Mode {
+        Genuine,
+        Silent,
+        /// Signed by another key under the node's KeyLocator.
+        OtherKey,
+        /// Signed by the node's key under another node's KeyLocator.
+        WrongLocator,
+        /// Signed properly, content not JSON.
+        Garbage,
+        /// Signed properly, a report claiming another PiID.
+        OtherNode,
+    }
+
+    fn root() -> Name {
+        Name::from_uri("/picasso").unwrap()
+    }
+
+    fn report(id: &str, cpu: f64) -> MonitorReport {
+        let mut r = MonitorReport::from_json(REPORT.as_bytes()).unwrap();
+        r.pi_id = id.to_owned();
+        r.node.cpu_percent = cpu;
+        r
+    }
+
+    /// A simulated node: answers its monitor name per `mode`, a new
+    /// version per answer, segments of `segment_size` bytes.
+    struct SimNode {
+        key: KeyPair,
+        mode: Arc<Mutex<Mode>>,
+        answers: Arc<AtomicU64>,
+        /// Keeps the producer's face (and its handler) alive.
+        _client: Client,
+    }
+
+    impl SimNode {
+        async fn start(h: &runtime::ForwarderHandle, id: &str, segment_size: usize) -> Self {
+            let client = Client::from_app_face(in_process::connect(h).await.unwrap());
+            let key = KeyPair::generate();
+            let other = KeyPair::generate();
+            let mode = Arc::new(Mutex::new(Mode::Genuine));
+            let answers = Arc::new(AtomicU64::new(0));
+            let prefix = monitor_name(&root(), id);
+            let (m, a, k, id) = (mode.clone(), answers.clone(), key.clone(), id.to_owned());
+            let p = prefix.clone();
+            client
+                .register(prefix, move |i: Interest| {
+                    let mode = *m.lock().unwrap();
+                    let n = a.fetch_add(1, Ordering::Relaxed) + 1;
+                    let mut content = report(&id, 62.5).to_json();
+                    let (signer, locator) = match mode {
+                        Mode::OtherKey => (&other, id.as_str()),
+                        Mode::WrongLocator => (&k, "n-other"),
+                        _ => (&k, id.as_str()),
+                    };
+                    match mode {
+                        Mode::Garbage => content = b"{ not json".to_vec(),
+                        Mode::OtherNode => content = report("n-other", 1.0).to_json(),
+                        Mode::OtherKey | Mode::WrongLocator => {
+                            content = report(&id, 99.0).to_json()
+                        }
+                        _ => {}
+                    }
+                    let packets = Packets::new(
+                        &p,
+                        n,
+                        &content,
+                        Duration::from_millis(5),
+                        segment_size,
+                        &signer.signer(key_name(&root(), locator)),
+                    );
+                    let answer = (mode != Mode::Silent && i.can_be_prefix())
+                        .then(|| packets.segments[0].clone());
+                    // A later segment: cut that version again (same bytes).
+                    let answer = answer.or_else(|| {
+                        let seg = i.name().get(p.len() + 1)?.as_segment()?;
+                        let v = i.name().get(p.len())?.as_version()?;
+                        let again = Packets::new(
+                            &p,
+                            v,
+                            &content,
+                            Duration::from_millis(5),
+                            segment_size,
+                            &signer.signer(key_name(&root(), locator)),
+                        );
+                        (mode != Mode::Silent)
+                            .then(|| again.segments.get(seg as usize).cloned())
+                            .flatten()
+                    });
+                    async move { answer }
+                })
+                .await
+                .unwrap();
+            Self {
+                key,
+                mode,
+                answers,
+                _client: client,
+            }
+        }
+
+        fn set(&self, mode: Mode) {
+            *self.mode.lock().unwrap() = mode;
+        }
+    }
+
+    async fn manager(h: &runtime::ForwarderHandle, history: usize) -> MonitoringManager {
+        let client = Client::from_app_face(in_process::connect(h).await.unwrap());
+        MonitoringManager::start(
+            client,
+            MonitoringConfig {
+                interval: Duration::from_millis(100),
+                missed_polls_unreachable: 3,
+                history,
+                concurrency: 16,
+                root: root(),
+            },
+        )
+    }
+
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[tokio::test]
+    async fn reachability_follows_missed_polls() {
+        let (h, _) = runtime::spawn(Default::default());
+        let node = SimNode::start(&h, "n1", 7000).await;
+        let m = manager(&h, 10).await;
+        let mut changes = m.changes();
+        m.enroll("n1", node.key.verifier()).unwrap();
+        assert!(!m.is_reachable("n1"), "not before its first report");
+        until("reachable", || m.is_reachable("n1")).await;
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+
+        node.set(Mode::Silent);
+        let before = m.counters();
+        until("unreachable", || !m.is_reachable("n1")).await;
+        let after = m.counters();
+        // k = 3 consecutive misses: at least 3 timeouts since silence.
+        assert!(
+            after.timeouts - before.timeouts >= 3,
+            "{before:?} {after:?}"
+        );
+        assert!(changes.has_changed().unwrap());
+        let v = m.view();
+        assert!(!v.nodes["n1"].reachable);
+        // Its replica is now lost, not serving.
+        assert_eq!(v.services["S1"].lost.len(), 1);
+        assert!(v.services["S1"].replicas.is_empty());
+
+        node.set(Mode::Genuine);
+        until("reachable again", || m.is_reachable("n1")).await;
+        assert_eq!(m.view().services["S1"].replicas.len(), 1);
+        assert!(m.unenroll("n1"));
+        assert!(m.view().nodes.is_empty());
+        assert!(!m.unenroll("n1"));
+        assert!(m.enroll("a/b", node.key.verifier()).is_err());
+    }
+
+    #[tokio::test]
+    async fn forged_and_malformed_reports_are_ignored() {
+        let (h, _) = runtime::spawn(Default::default());
+        let node = SimNode::start(&h, "n1", 7000).await;
+        let m = manager(&h, 100).await;
+        m.enroll("n1", node.key.verifier()).unwrap();
+        until("reachable", || m.is_reachable("n1")).await;
+        let reports = m.history("n1").len();
+
+        for (mode, what) in [
+            (Mode::OtherKey, "forged"),
+            (Mode::WrongLocator, "forged"),
+            (Mode::Garbage, "malformed"),
+            (Mode::OtherNode, "malformed"),
+        ] {
+            let before = m.counters();
+            let history = m.history("n1").len();
+            node.set(mode);
+            until(what, || {
+                let c = m.counters();
+                if what == "forged" {
+                    c.forged > before.forged
+                } else {
+                    c.malformed > before.malformed
+                }
+            })
+            .await;
+            // Nothing of the forged or malformed answer reaches the view.
+            let v = m.view();
+            assert_eq!(v.nodes["n1"].cpu_percent, 62.5, "{mode:?}");
+            assert!(m.history("n1").len() <= history + 1, "{mode:?}");
+            assert!(m
+                .history("n1")
+                .iter()
+                .all(|(_, r)| r.node.cpu_percent == 62.5 && r.pi_id == "n1"));
+            // And a node answered only by a forger goes unreachable.
+            until("unreachable", || !m.is_reachable("n1")).await;
+            node.set(Mode::Genuine);
+            until("reachable", || m.is_reachable("n1")).await;
+        }
+        assert!(m.history("n1").len() > reports);
+        let c = m.counters();
+        assert!(c.forged >= 6 && c.malformed >= 6, "{c:?}");
+        assert!(c.polls >= c.answered + c.forged + c.malformed + c.timeouts);
+    }
+
+    #[tokio::test]
+    async fn history_is_bounded_and_segmented_reports_join() {
+        let (h, _) = runtime::spawn(Default::default());
+        // 200-byte segments: the report is several signed segments.
+        let node = SimNode::start(&h, "n1", 200).await;
+        let m = manager(&h, 3).await;
+        m.enroll("n1", node.key.verifier()).unwrap();
+        until("six answers", || m.counters().answered >= 6).await;
+        let hist = m.history("n1");
+        assert_eq!(hist.len(), 3);
+        assert!(hist.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(hist[2].1, report("n1", 62.5));
+        assert_eq!(m.counters().forged, 0);
+        assert!(node.answers.load(Ordering::Relaxed) > 6);
+        assert!(m.history("unknown").is_empty());
+    }
+
+    #[tokio::test]
+    async fn view_holds_containers_demand_and_silent_nodes() {
+        let (h, _) = runtime::spawn(Default::default());
+        let n1 = SimNode::start(&h, "n1", 7000).await;
+        let n2 = SimNode::start(&h, "n2", 7000).await;
+        n2.set(Mode::Silent);
+        let m = manager(&h, 10).await;
+        m.enroll("n1", n1.key.verifier()).unwrap();
+        m.enroll("n2", n2.key.verifier()).unwrap();
+        until("n1 reachable", || m.is_reachable("n1")).await;
+        let v = m.view();
+        assert_eq!(m.nodes(), ["n1", "n2"]);
+        let n = &v.nodes["n1"];
+        assert!(n.reachable);
+        assert_eq!((n.cores, n.cpu_percent, n.load), (4, 62.5, 3.5));
+        assert_eq!(n.containers.len(), 1);
+        assert_eq!(n.containers[0].service.as_deref(), Some("S1"));
+        assert_eq!(n.containers[0].replica, Some(2));
+        assert_eq!(n.demand["S1"].in_flight, 30);
+        assert_eq!(n.demand["S1"].requests_per_sec, 200.0);
+        assert_eq!(v.services["S1"].replicas.len(), 1);
+        assert_eq!(v.services["S1"].replicas[0].node, "n1");
+        // Enrolled, never answered: present, unreachable, empty.
+        let silent = &v.nodes["n2"];
+        assert!(!silent.reachable);
+        assert!(silent.containers.is_empty());
+        assert_eq!(silent.last_seen_ms, 0);
+    }
+}
