@@ -29,8 +29,11 @@
 //!
 //! **Cost.** All polls of a round run concurrently on one task
 //! (`buffer_unordered`), and a round's results are applied under one lock.
-//! Measured with 1,000 simulated nodes at 1 s (see the `cpu_cost` test):
-//! the figures are in the test's doc and the commit that added it.
+//! Measured by `orchestrator/tests/monitoring_cpu.rs` (1,000 simulated
+//! nodes, distinct keys, polled at 1 s for 10 s, manager on its own
+//! thread): release build, 394 ms of CPU in 10 s, 3.9% of one core, every
+//! poll answered and verified; a debug build cannot keep up (one
+//! unoptimised Ed25519 verification costs milliseconds).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
