@@ -17,15 +17,19 @@
 //!   the view every tick (backoff while a node is unreachable) and reports
 //!   deployments owed back into the view's `in_flight`.
 //!
-//! Not here yet: the monitoring manager (polls `/picasso/node/<id>/monitor`
-//! and feeds [`view::ClusterView::from_reports`]), the HTTP API and the CLI.
+//! - [`monitoring`]: the monitoring manager: polls every enrolled node's
+//!   `/picasso/node/<id>/monitor`, verifies its signature, keeps a time
+//!   series and reachability per node and builds the [`view::ClusterView`].
+//!
+//! Not here yet: the orchestrator process that ties these into a tick loop,
+//! the HTTP API and the CLI.
 //!
 //! ```text
-//!  MonitorReport (per node) ──► view::ClusterView ─┐
-//!  repo::Repo ── specs ───────────────────────────┼─► engine::plan(view, specs, now, state, policy, cfg)
-//!  engine::EngineState (from the previous tick) ───┘          │
-//!                                                             ├─► Plan { steps: Deploy | Remove, each with a reason }
-//!                                                             └─► EngineState for the next tick
+//!  /picasso/node/<id>/monitor ─► monitoring (verify) ─► view::ClusterView ─┐
+//!  repo::Repo ── specs ────────────────────────────────────────────────────┼─► engine::plan(view, specs, now, state, policy, cfg)
+//!  engine::EngineState (from the previous tick) ───────────────────────────┘         │
+//!                                                                                    ├─► Plan { steps: Deploy | Remove, each with a reason }
+//!                                                                                    └─► EngineState for the next tick
 //!  Plan ──► deployer ──► /picasso/node/<id>/cmd/deploy ──► node ──► ImageFetcher ──► repo
 //! ```
 
@@ -34,6 +38,7 @@
 
 pub mod deployer;
 pub mod engine;
+pub mod monitoring;
 pub mod repo;
 pub mod spec;
 pub mod view;
