@@ -17,6 +17,7 @@
 #   4. Resident memory of an idle `picasso node`. Target: ≤ 20 MB.
 #
 #   scripts/bench-agent.sh [RUNS]     # RUNS repetitions of each (default 3)
+#   NODE_ARGS="--worker-threads 2" scripts/bench-agent.sh   # extra `picasso node` flags
 #
 # Installs apache2-utils, haproxy, curl and nginx-light when missing (apt),
 # needs a Docker engine (scripts/deps.sh starts one). Everything listens on
@@ -76,7 +77,7 @@ start_node() { # $1: id; sets NODE_PID and READY (no subshell: pids must stick)
   mkdir -p "$dir"
   RUST_LOG=warn "$bin" node --id "$id" --data-dir "$dir" --orchestrator-key "$work/orch.key.pub" \
     --runtime docker --fwd-unix "$dir/fwd.sock" --fwd-tcp "" --fwd-udp "" \
-    --http 127.0.0.1:0 --metrics 127.0.0.1:0 --ip 127.0.0.1 >"$dir/out" 2>"$dir/err" &
+    --http 127.0.0.1:0 --metrics 127.0.0.1:0 --ip 127.0.0.1 ${NODE_ARGS:-} >"$dir/out" 2>"$dir/err" &
   NODE_PID=$!
   pids+=("$NODE_PID")
   for _ in $(seq 1 100); do
@@ -160,8 +161,22 @@ for run in $(seq 1 "$RUNS"); do
   ab_res[ingress]+="$(ab_run "http://$http/bb/index.html");"
   ab_res[haproxy]+="$(ab_run "http://127.0.0.1:$hport/index.html");"
 done
+# Unloaded: one request at a time, ab's mean (0.001 ms resolution), so the
+# path's own cost shows apart from queueing on a busy machine.
+declare -A c1
+for run in $(seq 1 "$RUNS"); do
+  for k in direct ingress haproxy; do
+    case $k in
+      direct) u="http://127.0.0.1:$port/index.html" ;;
+      ingress) u="http://$http/bb/index.html" ;;
+      haproxy) u="http://127.0.0.1:$hport/index.html" ;;
+    esac
+    c1[$k]+="$(ab -q -c 1 -n 2000 "$u" 2>&1 | awk '/^Time per request:.*\(mean\)$/ {print $4}');"
+  done
+done
 rss_loaded=$(awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status")
-deploy_failures=$(wc -l <"$work/deploy-failures" 2>/dev/null || echo 0)
+deploy_failures=0
+[ -f "$work/deploy-failures" ] && deploy_failures=$(wc -l <"$work/deploy-failures")
 
 # --- 2. 100 MB by name vs curl from nginx ------------------------------------
 mkdir -p "$work/www" "$work/fetch"
@@ -199,7 +214,8 @@ done
 # --- report ------------------------------------------------------------------
 python3 - "$RUNS" "$rss_idle" "$rss_loaded" "${ab_res[direct]}" "${ab_res[ingress]}" "${ab_res[haproxy]}" \
   "$curl_mb" "$ndn_mb" "${deploy_fetch[busybox-httpd]}" "${deploy_engine[busybox-httpd]}" \
-  "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" <<'EOF'
+  "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" \
+  "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" <<'EOF'
 import sys, statistics as st
 runs, rss_idle, rss_loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(s): return [r.split() for r in s.strip(";").split(";") if r]
@@ -214,6 +230,9 @@ for base, target in [("direct", 1.5), ("haproxy", 1.2)]:
     ratios = [float(i[0]) / max(float(b[0]), 1) for i, b in zip(ab["ingress"], ab[base])]
     ok = st.median(ratios) <= target
     print(f"ingress p50 / {base} p50 (same run): {rng(ratios, '{:.2f}')}  target ≤ {target}: {'met' if ok else 'MISSED'}")
+c1 = {k: [float(x) * 1000 for x in v.strip(";").split(";")] for k, v in zip(["direct", "ingress", "haproxy"], sys.argv[14:17])}
+print("unloaded (ab -c 1 -n 2000), mean µs per request: " + "   ".join(f"{k} {rng(v, '{:.0f}')}" for k, v in c1.items()))
+print(f"  ingress added per request vs direct: {rng([i - d for i, d in zip(c1['ingress'], c1['direct'])], '{:.0f}')} µs")
 curl = [float(x) for x in sys.argv[7].strip(";").split(";")]
 ndn = [float(x) for x in sys.argv[8].strip(";").split(";")]
 print(f"\n== 100 MB: by name over NDN vs curl from nginx (loopback), MB/s ==")
