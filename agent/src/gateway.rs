@@ -153,6 +153,8 @@ pub struct ReplicaEndpoint {
 struct Replica {
     endpoint: ReplicaEndpoint,
     outstanding: usize,
+    /// Requests sent to it since it was added (shows the balancing).
+    requests: u64,
     failed_checks: u32,
     healthy: bool,
 }
@@ -249,6 +251,7 @@ impl Gateway {
             svc.replicas.push(Replica {
                 endpoint,
                 outstanding: 0,
+                requests: 0,
                 failed_checks: 0,
                 healthy: true,
             });
@@ -291,8 +294,15 @@ impl Gateway {
             .iter()
             .map(|(name, svc)| {
                 let in_flight = svc.replicas.iter().map(|r| r.outstanding).sum();
-                svc.metrics
-                    .snapshot(name, in_flight, (svc.replicas.len(), svc.healthy()), now)
+                let mut m =
+                    svc.metrics
+                        .snapshot(name, in_flight, (svc.replicas.len(), svc.healthy()), now);
+                m.replica_requests = svc
+                    .replicas
+                    .iter()
+                    .map(|r| (r.endpoint.id.clone(), r.requests))
+                    .collect();
+                m
             })
             .collect();
         v.sort_by(|a, b| a.service.cmp(&b.service));
@@ -601,6 +611,7 @@ impl Inner {
         svc.turn = svc.turn.wrapping_add(1);
         let r = &mut svc.replicas[i];
         r.outstanding += 1;
+        r.requests += 1;
         Ok(r.endpoint.clone())
     }
 

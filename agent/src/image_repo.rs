@@ -6,9 +6,18 @@
 //! Names (under the root, default `/picasso`):
 //!
 //! ```text
-//! <root>/repo/image/<image>/manifest          signed Data (Ed25519, orchestrator key), JSON
-//! <root>/repo/image/<image>/v=<ver>/seg=<n>   segment n of the archive (DigestSha256)
+//! <root>/repo/image/<image>/manifest/v=<ver>/seg=<n>  the manifest, JSON, segmented,
+//!                                                      every segment signed (Ed25519,
+//!                                                      orchestrator key)
+//! <root>/repo/image/<image>/v=<ver>/seg=<n>           segment n of the archive (DigestSha256)
 //! ```
+//!
+//! The manifest lists every segment's sha256, so it outgrows one packet
+//! (8800 octets) beyond about 100 segments: it is fetched like any
+//! segmented object, a CanBePrefix Interest for `…/manifest` answered with
+//! segment 0 (FinalBlockId = last segment), then the rest. An Interest for
+//! `…/manifest` without CanBePrefix gets the whole manifest as one Data
+//! named exactly so, when it fits one packet.
 //!
 //! `<image>` is one name component, the image name as the deployment
 //! descriptor gives it (`busybox-httpd`). The manifest:
@@ -44,6 +53,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use picasso_forwarder::app::fetch::{fetch, FetchError, FetchOptions};
 use picasso_forwarder::app::{Client, ExpressError, RegisterError};
 use picasso_tlv::lp::NackReason;
 use picasso_tlv::{Component, Data, Interest, Name, Signer, Verifier};
@@ -57,6 +67,9 @@ pub const SEGMENT_SIZE: usize = 8000;
 pub const MAX_SEGMENT_SIZE: u64 = 1 << 20;
 /// FreshnessPeriod of the manifest: short, so a new version is seen soon.
 pub const MANIFEST_FRESHNESS_MS: u64 = 1000;
+/// Content octets per manifest segment (room is left under NDN's 8800-octet
+/// packet limit for the name and an Ed25519 signature with its KeyLocator).
+pub const MANIFEST_SEGMENT_SIZE: usize = 6000;
 /// FreshnessPeriod of segments (immutable, so caches may keep them).
 pub const SEGMENT_FRESHNESS_MS: u64 = 3_600_000;
 /// How many segments are written between two progress records.
@@ -218,7 +231,10 @@ pub struct ImagePublisher {
     prefix: Name,
     versioned: Name,
     manifest: ImageManifest,
-    manifest_data: Data,
+    /// `…/manifest` as one Data, when the manifest fits one segment.
+    manifest_data: Option<Data>,
+    /// `…/manifest/v=<ver>/seg=<n>`.
+    manifest_segments: Vec<Data>,
     file: std::fs::File,
 }
 
@@ -239,15 +255,38 @@ impl ImagePublisher {
         let prefix = image_prefix(root, name);
         // Invariant: the manifest is plain data and always serializes.
         let json = serde_json::to_vec(&manifest).expect("manifest serializes");
-        let mut manifest_data = Data::new(prefix.append_str("manifest"))
-            .with_freshness_ms(MANIFEST_FRESHNESS_MS)
-            .with_content(json);
-        manifest_data.sign(signer);
+        let manifest_name = prefix.append_str("manifest");
+        let manifest_data = (json.len() <= MANIFEST_SEGMENT_SIZE).then(|| {
+            let mut d = Data::new(manifest_name.clone())
+                .with_freshness_ms(MANIFEST_FRESHNESS_MS)
+                .with_content(json.clone());
+            d.sign(signer);
+            d
+        });
+        let chunks: Vec<&[u8]> = json.chunks(MANIFEST_SEGMENT_SIZE).collect();
+        let last = chunks.len().saturating_sub(1) as u64;
+        let manifest_segments = chunks
+            .iter()
+            .enumerate()
+            .map(|(n, chunk)| {
+                let mut d = Data::new(
+                    manifest_name
+                        .append(&Component::version(version))
+                        .append(&Component::segment(n as u64)),
+                )
+                .with_freshness_ms(MANIFEST_FRESHNESS_MS)
+                .with_final_block_id(Component::segment(last))
+                .with_content(chunk.to_vec());
+                d.sign(signer);
+                d
+            })
+            .collect();
         Ok(Self {
             versioned: prefix.append(&Component::version(version)),
             prefix,
             manifest,
             manifest_data,
+            manifest_segments,
             file: std::fs::File::open(archive)?,
         })
     }
@@ -265,8 +304,20 @@ impl ImagePublisher {
     /// The Data answering `interest`: the manifest or a segment.
     pub fn answer(&self, interest: &Interest) -> Option<Data> {
         let name = interest.name();
-        if *name == *self.manifest_data.name() {
-            return Some(self.manifest_data.clone());
+        let manifest_name = self.prefix.append_str("manifest");
+        if *name == manifest_name {
+            return if interest.can_be_prefix() {
+                self.manifest_segments.first().cloned()
+            } else {
+                self.manifest_data.clone()
+            };
+        }
+        if manifest_name.is_prefix_of(name) {
+            return self
+                .manifest_segments
+                .iter()
+                .find(|d| d.name() == name)
+                .cloned();
         }
         if name.len() != self.versioned.len() + 1 || !self.versioned.is_prefix_of(name) {
             return None;
@@ -506,24 +557,33 @@ impl ImageFetcher {
     /// Fetches and verifies the manifest of `image`.
     pub async fn manifest(&self, image: &str) -> Result<ImageManifest, ImageFetchError> {
         let name = manifest_name(&self.root, image);
-        let mut tries = 0;
-        let data = loop {
-            let i = Interest::new(name.clone())
-                .with_must_be_fresh(true)
-                .with_lifetime_ms(self.options.lifetime.as_millis() as u64);
-            match self.client.express(i).await {
-                Ok(d) => break d,
-                Err(ExpressError::Timeout) if tries < self.options.max_retries.min(3) => {
-                    tries += 1;
-                }
-                Err(source) => return Err(ImageFetchError::Manifest { name, source }),
-            }
+        let options = FetchOptions {
+            lifetime: self.options.lifetime,
+            max_retries: self.options.max_retries.min(3),
+            verifier: Some(self.verifier.clone()),
+            // 64 hex digits per archive segment: a generous bound.
+            max_segments: 10_000,
+            ..FetchOptions::default()
         };
-        if data.verify(&self.verifier).is_err() {
-            return Err(ImageFetchError::ManifestSignature { name });
-        }
+        let (content, _) = fetch(&self.client, &name, &options)
+            .await
+            .map_err(|e| match e {
+                FetchError::BadSignature { .. } => {
+                    ImageFetchError::ManifestSignature { name: name.clone() }
+                }
+                FetchError::Discovery { source, .. } | FetchError::Segment { source, .. } => {
+                    ImageFetchError::Manifest {
+                        name: name.clone(),
+                        source,
+                    }
+                }
+                other => ImageFetchError::BadManifest {
+                    name: name.clone(),
+                    reason: other.to_string(),
+                },
+            })?;
         let manifest: ImageManifest =
-            serde_json::from_slice(&data.content()).map_err(|e| ImageFetchError::BadManifest {
+            serde_json::from_slice(&content).map_err(|e| ImageFetchError::BadManifest {
                 name: name.clone(),
                 reason: e.to_string(),
             })?;
@@ -972,6 +1032,44 @@ mod tests {
         let empty = ImageManifest::of_file("e", None, 1, &archive(&dir.0, 0), 10).unwrap();
         assert_eq!(empty.segments, 1);
         empty.check().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_manifest_larger_than_a_packet_is_segmented_and_signed() {
+        let (producer, consumer, _h) = clients().await;
+        let dir = temp_dir("bigmanifest");
+        let key = Signer::ed25519_generate(Name::from_uri("/picasso/KEY/orch").unwrap());
+        // 400 segments: about 27 kB of segment hashes.
+        let path = archive(&dir.0, 400 * 1000);
+        let p = Arc::new(
+            ImagePublisher::from_file(&root(), "big", None, &path, 9, 1000, &key).unwrap(),
+        );
+        assert!(p.manifest_data.is_none(), "too large for one packet");
+        assert!(p.manifest_segments.len() >= 5);
+        for d in &p.manifest_segments {
+            let wire = d.wire().expect("signed Data has a wire form");
+            assert!(wire.len() <= 8800, "{} octets", wire.len());
+            d.verify(&key.verifier()).unwrap();
+        }
+        assert_eq!(
+            p.manifest_segments[1].name().to_uri(),
+            "/picasso/repo/image/big/manifest/v=9/seg=1"
+        );
+        p.serve(&producer).await.unwrap();
+        let f = ImageFetcher::new(
+            consumer,
+            root(),
+            key.verifier(),
+            dir.0.join("store"),
+            quick(),
+        );
+        let m = f.manifest("big").await.unwrap();
+        assert_eq!(m, *p.manifest());
+        let got = f.fetch("big").await.unwrap();
+        assert_eq!(
+            std::fs::read(&got.path).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
     }
 
     #[tokio::test]

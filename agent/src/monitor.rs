@@ -282,6 +282,7 @@ fn demand(m: crate::gateway::metrics::ServiceMetrics) -> ServiceDemand {
         latency_p50_ms: m.latency_p50.map(|d| d.as_secs_f64() * 1e3),
         latency_p95_ms: m.latency_p95.map(|d| d.as_secs_f64() * 1e3),
         congestion_nacks: m.congestion_nacks,
+        replica_requests: m.replica_requests.into_iter().collect(),
     }
 }
 

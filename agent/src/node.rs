@@ -13,7 +13,7 @@
 //!                   ├─ keys::load_or_generate(node key), orchestrator public key
 //!                   ├─ Gateway::new(client)              /<root>/svc/…
 //!                   ├─ Monitor::start(client, runtime, gateway, key)  /<root>/node/<id>/monitor
-//!                   ├─ Ingress::bind(client)             HTTP :8080
+//!                   ├─ Ingress::bind(a face of its own)  HTTP :8080
 //!                   └─ metrics listener                  GET /metrics (Prometheus text)
 //!  Node::shutdown ── cancel ──► ingress, metrics, monitor, gateway, forwarder (socket removed)
 //! ```
@@ -371,30 +371,51 @@ impl Node {
 
         let cancel = CancellationToken::new();
         let mut endpoints = NodeEndpoints::default();
-        let (client, forwarder) = match &config.external_fwd {
+        // The ingress gets a face of its own: a forwarder never sends an
+        // Interest back out of the face it came in on, so requests from an
+        // ingress sharing the gateway's face would never reach the gateway.
+        let (client, ingress_client, forwarder) = match &config.external_fwd {
             Some(addr) => {
                 let face: FaceAddr = addr.parse().map_err(|_| invalid("external-fwd", addr))?;
                 if matches!(face, FaceAddr::Udp(_)) {
                     // A producer needs a local face to register prefixes.
                     return Err(invalid("external-fwd", addr));
                 }
-                let client = Client::connect(&face)
-                    .await
-                    .map_err(|source| NodeError::Connect {
-                        addr: addr.clone(),
-                        source,
-                    })?;
+                let connect = || async {
+                    Client::connect(&face)
+                        .await
+                        .map_err(|source| NodeError::Connect {
+                            addr: addr.clone(),
+                            source,
+                        })
+                };
+                let client = connect().await?;
+                let ingress_client = match http {
+                    Some(_) => Some(connect().await?),
+                    None => None,
+                };
                 endpoints.external_fwd = Some(face.to_string());
-                (client, None)
+                (client, ingress_client, None)
             }
             None => {
                 let daemon = Daemon::start(&config.forwarder).await?;
                 endpoints.forwarder = daemon.endpoints().clone();
-                let face = picasso_forwarder::face::in_process::connect(daemon.handle())
-                    .await
-                    .map_err(|_| DaemonError::Stopped)?;
-                let client = Client::from_app_face(face);
-                (client, Some(tokio::spawn(daemon.run(cancel.child_token()))))
+                let app_face = || async {
+                    picasso_forwarder::face::in_process::connect(daemon.handle())
+                        .await
+                        .map(Client::from_app_face)
+                        .map_err(|_| DaemonError::Stopped)
+                };
+                let client = app_face().await?;
+                let ingress_client = match http {
+                    Some(_) => Some(app_face().await?),
+                    None => None,
+                };
+                (
+                    client,
+                    ingress_client,
+                    Some(tokio::spawn(daemon.run(cancel.child_token()))),
+                )
             }
         };
         let gateway = Arc::new(Gateway::new(
@@ -473,7 +494,8 @@ impl Node {
             tasks: Vec::new(),
             forwarder,
         };
-        match node.open(http, metrics_addr).await {
+        let ingress = http.zip(ingress_client);
+        match node.open(ingress, metrics_addr).await {
             Ok(()) => Ok(node),
             Err(e) => {
                 node.shutdown().await;
@@ -482,15 +504,15 @@ impl Node {
         }
     }
 
-    /// Opens the HTTP ingress and the metrics listener.
+    /// Opens the HTTP ingress (on its own face) and the metrics listener.
     async fn open(
         &mut self,
-        http: Option<SocketAddr>,
+        ingress: Option<(SocketAddr, Client)>,
         metrics_addr: Option<SocketAddr>,
     ) -> Result<(), NodeError> {
-        if let Some(listen) = http {
+        if let Some((listen, ingress_client)) = ingress {
             let ingress = Ingress::bind(
-                self.client.clone(),
+                ingress_client,
                 IngressConfig {
                     listen,
                     root: self.root.clone(),

@@ -299,6 +299,7 @@ async fn a_get_through_ndn_returns_the_body() {
         assert_eq!(m[0].requests_total, 2);
         assert_eq!(m[0].success_rate, 1.0);
         assert!(m[0].latency_p50.is_some());
+        assert_eq!(m[0].replica_requests, vec![(r.endpoint(0).id, 2)]);
         assert_eq!(r.hits(), 2);
     })
     .await;

@@ -1,12 +1,24 @@
 //! `picasso bench …`: benchmarks. `ping` measures Interest/Data exchanges
 //! through a forwarder against the same-run direct baseline; the work is in
-//! `picasso_forwarder::bench`.
+//! `picasso_forwarder::bench`. `image-fetch` and `deploy` play the
+//! orchestrator's repo (and, for `deploy`, the orchestrator) against a
+//! running `picasso node`; `scripts/bench-agent.sh` sets them side by side
+//! with their baselines (curl from nginx, a deploy of an image the engine
+//! already has).
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use picasso_forwarder::app::FaceAddr;
+use picasso_agent::exec::signed_command;
+use picasso_agent::image_repo::{ImageFetchOptions, ImageFetcher, ImagePublisher, SEGMENT_SIZE};
+use picasso_agent::keys;
+use picasso_forwarder::app::{Client, FaceAddr};
 use picasso_forwarder::bench::{ping, PingConfig, Transport};
+use picasso_tlv::{Name, Signer};
+use serde_json::{json, Value};
 
 /// Subcommands of `picasso bench`.
 #[derive(Subcommand, Debug)]
@@ -14,6 +26,172 @@ pub enum BenchCommand {
     /// N concurrent consumers against one producer, through a forwarder
     /// (or --direct, with none in between).
     Ping(PingArgs),
+    /// Publishes a file as an image and fetches it by name through a
+    /// running forwarder (two Unix faces), as a node fetches an image.
+    ImageFetch(ImageFetchArgs),
+    /// Publishes an image archive and sends a node a signed deploy (then,
+    /// unless --keep, a remove), as the orchestrator would; prints the
+    /// node's reply.
+    Deploy(DeployArgs),
+}
+
+/// Arguments of `picasso bench image-fetch`.
+#[derive(Args, Debug)]
+pub struct ImageFetchArgs {
+    /// The forwarder (unix:PATH): the publisher and the fetcher each get a face.
+    #[arg(long)]
+    fwd: String,
+    /// The file to publish.
+    #[arg(long)]
+    file: PathBuf,
+    /// Where the fetcher writes (a fresh subfolder per run).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Runs (each under a new version, so no content store helps).
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+}
+
+/// Arguments of `picasso bench deploy`.
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// The node's forwarder (unix:PATH).
+    #[arg(long)]
+    fwd: String,
+    /// The node id.
+    #[arg(long)]
+    node: String,
+    /// The orchestrator's private key file (the node has its .pub).
+    #[arg(long)]
+    orchestrator_key: PathBuf,
+    /// The image name (`/picasso/repo/image/<image>`).
+    #[arg(long)]
+    image: String,
+    /// The engine tag the archive loads as.
+    #[arg(long)]
+    tag: String,
+    /// The `docker save` archive to publish.
+    #[arg(long)]
+    archive: PathBuf,
+    /// The service name.
+    #[arg(long)]
+    service: String,
+    /// Host port of replica 1.
+    #[arg(long)]
+    port: u16,
+    /// Leave the service running (no remove after the deploy).
+    #[arg(long)]
+    keep: bool,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+async fn connect(fwd: &str) -> anyhow::Result<Client> {
+    let addr: FaceAddr = fwd.parse().map_err(anyhow::Error::msg)?;
+    Client::connect(&addr)
+        .await
+        .with_context(|| format!("cannot connect to the forwarder at {addr}"))
+}
+
+/// Publishes `args.file` under a new version per run and fetches it back.
+async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
+    let root = Name::from_uri("/picasso")?;
+    let key = Signer::ed25519_generate(Name::from_uri("/picasso/bench/KEY")?);
+    let mut results = Vec::new();
+    for run in 0..args.runs {
+        let producer = connect(&args.fwd).await?;
+        let consumer = connect(&args.fwd).await?;
+        let image = format!("bench-{}-{run}", unix_ms());
+        let publisher = Arc::new(ImagePublisher::from_file(
+            &root,
+            &image,
+            None,
+            &args.file,
+            unix_ms(),
+            SEGMENT_SIZE,
+            &key,
+        )?);
+        publisher.serve(&producer).await?;
+        let dir = args.dir.join(&image);
+        let fetcher = ImageFetcher::new(
+            consumer,
+            root.clone(),
+            key.verifier(),
+            dir.clone(),
+            ImageFetchOptions::default(),
+        );
+        let t = Instant::now();
+        let got = fetcher.fetch(&image).await?;
+        let wall = t.elapsed().as_secs_f64();
+        let bytes = got.stats.bytes_fetched;
+        results.push(json!({
+            "run": run, "bytes": bytes, "seconds": wall,
+            "mbPerSec": bytes as f64 / 1e6 / wall,
+            "retransmissions": got.stats.retransmissions,
+            "decreases": got.stats.decreases,
+        }));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(results)
+}
+
+/// Publishes the archive, deploys, and (unless --keep) removes.
+async fn deploy(args: &DeployArgs) -> anyhow::Result<Value> {
+    let root = Name::from_uri("/picasso")?;
+    let pair = keys::load_key_pair(&args.orchestrator_key)?;
+    let signer = pair.signer(Name::from_uri("/picasso/orchestrator/KEY")?);
+    let repo = connect(&args.fwd).await?;
+    let orchestrator = connect(&args.fwd).await?;
+    let publisher = Arc::new(ImagePublisher::from_file(
+        &root,
+        &args.image,
+        Some(&args.tag),
+        &args.archive,
+        unix_ms(),
+        SEGMENT_SIZE,
+        &signer,
+    )?);
+    publisher.serve(&repo).await?;
+    let send = |verb: &str, params: Value| {
+        let i = signed_command(
+            &root,
+            &args.node,
+            verb,
+            params.to_string().as_bytes(),
+            &signer,
+            Duration::from_secs(120),
+        );
+        let c = orchestrator.clone();
+        let verb = verb.to_owned();
+        async move {
+            let d = c
+                .express(i)
+                .await
+                .with_context(|| format!("no reply to {verb}"))?;
+            anyhow::Ok(serde_json::from_slice::<Value>(&d.content())?)
+        }
+    };
+    let t = Instant::now();
+    let reply = send(
+        "deploy",
+        json!({
+            "imageName": args.image, "serviceName": args.service,
+            "port_host": args.port, "port_container": 80, "healthPath": "/index.html"
+        }),
+    )
+    .await?;
+    let wall_ms = t.elapsed().as_secs_f64() * 1e3;
+    anyhow::ensure!(reply["containerId"].is_string(), "deploy failed: {reply}");
+    if !args.keep {
+        let r = send("remove", json!({"serviceName": args.service})).await?;
+        anyhow::ensure!(r["removed"].is_array(), "remove failed: {r}");
+    }
+    Ok(json!({"wallMs": wall_ms, "reply": reply}))
 }
 
 /// The transport of `bench ping`.
@@ -92,6 +270,18 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                     r.mode, r.transport, r.consumers, r.exchanges_per_sec, r.p50_us, r.p99_us, r.timeouts, r.nacks
                 );
             }
+            Ok(())
+        }
+        BenchCommand::ImageFetch(a) => {
+            let rt = super::runtime(2)?;
+            for r in rt.block_on(image_fetch(&a))? {
+                println!("{r}");
+            }
+            Ok(())
+        }
+        BenchCommand::Deploy(a) => {
+            let rt = super::runtime(2)?;
+            println!("{}", rt.block_on(deploy(&a))?);
             Ok(())
         }
     }

@@ -1,6 +1,11 @@
 //! `picasso put` and `picasso get`: serve a file under a name (segmented,
 //! versioned, signed) until stopped, and fetch one (pipelined, like
 //! ndncatchunks) to stdout. The work is in `picasso_forwarder::app`.
+//!
+//! A service's answer (a name under `<root>/svc/`, or any name with
+//! `--http`) is an HttpResponse TLV (`picasso_agent::gateway::message`):
+//! `picasso get` prints its body, byte for byte, and exits non-zero naming
+//! the status when it is not 2xx; `--raw` prints the TLV itself.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -59,8 +64,38 @@ pub struct GetArgs {
     /// Retransmissions per segment before giving up.
     #[arg(long, default_value_t = 15)]
     retries: u32,
+    /// The content is a service's HttpResponse: print its body (the
+    /// default for names under ROOT/svc/).
+    #[arg(long, conflicts_with = "raw")]
+    http: bool,
+    /// Print the content as it is, even for names under ROOT/svc/.
+    #[arg(long)]
+    raw: bool,
+    /// The name root, for recognising service names.
+    #[arg(long, default_value = "/picasso")]
+    root: String,
     /// The name to fetch.
     name: String,
+}
+
+/// True when `name` is a request to a service, `<root>/svc/<service>/…`.
+fn is_service_name(root: &Name, name: &Name) -> bool {
+    let svc = root.append_str("svc");
+    svc.is_prefix_of(name) && name.len() > svc.len()
+}
+
+/// The body of a service's answer, or an error naming its status.
+fn http_body(name: &Name, content: bytes::Bytes) -> anyhow::Result<bytes::Bytes> {
+    use picasso_agent::gateway::message::HttpResponse;
+    let response = HttpResponse::decode(content)
+        .with_context(|| format!("{name}: the content is not an HttpResponse (try --raw)"))?;
+    if !(200..300).contains(&response.status) {
+        let text = String::from_utf8_lossy(&response.body);
+        let text = text.trim();
+        let shown: String = text.chars().take(200).collect();
+        anyhow::bail!("{name}: HTTP status {}: {shown}", response.status);
+    }
+    Ok(response.body)
 }
 
 /// Reads a 32-byte key from a file holding it raw or in hex.
@@ -141,6 +176,9 @@ pub fn put(args: PutArgs) -> anyhow::Result<()> {
 pub fn get(args: GetArgs) -> anyhow::Result<()> {
     let name =
         Name::from_uri(&args.name).with_context(|| format!("invalid name {:?}", args.name))?;
+    let root =
+        Name::from_uri(&args.root).with_context(|| format!("invalid root {:?}", args.root))?;
+    let unwrap_http = args.http || (!args.raw && is_service_name(&root, &name));
     let verifier = match (&args.verify_key, args.no_verify) {
         (_, true) => None,
         (Some(k), false) => Some(Verifier::ed25519_from_public(&read_key(k)?)?),
@@ -158,14 +196,22 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let mut write_error = None;
+        // A service's answer is decoded whole; anything else streams.
+        let mut joined = bytes::BytesMut::new();
         let stats = fetch_with(&client, &name, &options, |b| {
-            if write_error.is_none() {
+            if unwrap_http {
+                joined.extend_from_slice(&b);
+            } else if write_error.is_none() {
                 if let Err(e) = out.write_all(&b) {
                     write_error = Some(e);
                 }
             }
         })
         .await?;
+        if unwrap_http {
+            let body = http_body(&name, joined.freeze())?;
+            out.write_all(&body).context("cannot write to stdout")?;
+        }
         if let Some(e) = write_error {
             return Err(e).context("cannot write to stdout");
         }
@@ -179,4 +225,39 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picasso_agent::gateway::message::HttpResponse;
+
+    #[test]
+    fn service_names_are_recognised_under_the_root() {
+        let root = Name::from_uri("/picasso").unwrap();
+        let yes = |u: &str| is_service_name(&root, &Name::from_uri(u).unwrap());
+        assert!(yes("/picasso/svc/bb/index.html"));
+        assert!(yes("/picasso/svc/bb"));
+        assert!(!yes("/picasso/svc"));
+        assert!(!yes("/picasso/repo/image/bb"));
+        assert!(!yes("/other/svc/bb"));
+    }
+
+    #[test]
+    fn a_2xx_answer_gives_its_body_and_others_name_the_status() {
+        let name = Name::from_uri("/picasso/svc/bb/x").unwrap();
+        let ok = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: bytes::Bytes::from_static(b"\x00\xffbody"),
+        };
+        assert_eq!(&http_body(&name, ok.encode()).unwrap()[..], b"\x00\xffbody");
+        let missing = HttpResponse::text(404, "no such file\n");
+        let e = http_body(&name, missing.encode()).unwrap_err().to_string();
+        assert!(e.contains("HTTP status 404: no such file"), "{e}");
+        let e = http_body(&name, bytes::Bytes::from_static(b"plain"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an HttpResponse"), "{e}");
+    }
 }

@@ -16,6 +16,13 @@ use anyhow::{anyhow, Context};
 /// The `picasso` binary under test.
 pub const PICASSO: &str = env!("CARGO_BIN_EXE_picasso");
 
+/// The binary the tests start: `$PICASSO_BIN` when set (a copy made right
+/// after building, for target directories shared between checkouts whose
+/// builds overwrite `target/debug/picasso`), else [`PICASSO`].
+pub fn picasso_bin() -> String {
+    std::env::var("PICASSO_BIN").unwrap_or_else(|_| PICASSO.to_owned())
+}
+
 /// A child process killed on drop, with its stderr collected.
 pub struct Proc {
     /// The child.
@@ -38,7 +45,7 @@ impl Drop for Proc {
 impl Proc {
     /// Starts `picasso ARGS` with `env`.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let mut cmd = Command::new(PICASSO);
+        let mut cmd = Command::new(picasso_bin());
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -95,6 +95,7 @@ impl Recorder {
             latency_p95: pct(0.95),
             congestion_nacks: self.congestion_nacks,
             segments_served: self.segments_served,
+            replica_requests: Vec::new(),
         }
     }
 }
@@ -124,6 +125,9 @@ pub struct ServiceMetrics {
     pub congestion_nacks: u64,
     /// Later segments served from the response cache.
     pub segments_served: u64,
+    /// Requests sent to each replica since it was added, by replica id
+    /// (filled in by the gateway, which knows its replicas).
+    pub replica_requests: Vec<(String, u64)>,
 }
 
 #[cfg(test)]

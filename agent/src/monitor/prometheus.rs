@@ -265,5 +265,27 @@ pub fn render(report: &MonitorReport, process: &ProcessUsage, samples_total: u64
             o.sample(name, &labels, value);
         }
     }
+    if report
+        .services
+        .iter()
+        .any(|s| !s.replica_requests.is_empty())
+    {
+        let name = "picasso_service_replica_requests_total";
+        o.family(
+            name,
+            "counter",
+            "Requests sent to each local replica since it was added.",
+        );
+        for s in &report.services {
+            for (replica, n) in &s.replica_requests {
+                let labels = [
+                    ("node", node),
+                    ("service", s.service.as_str()),
+                    ("replica", replica.as_str()),
+                ];
+                o.sample(name, &labels, *n as f64);
+            }
+        }
+    }
     o.text
 }

@@ -22,6 +22,8 @@
 //! have defaults) so an orchestrator can read reports from older and newer
 //! agents, and from the paper's own agent (only the paper's keys).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Version of the added (non-paper) keys; bumped on incompatible changes.
@@ -258,6 +260,9 @@ pub struct ServiceDemand {
     pub latency_p95_ms: Option<f64>,
     /// Nack(Congestion) answered because every replica was full.
     pub congestion_nacks: u64,
+    /// Requests sent to each local replica since it was added, by
+    /// replica (container) id: how the gateway balanced them.
+    pub replica_requests: BTreeMap<String, u64>,
 }
 
 impl MonitorReport {

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Benchmarks of a PiCasso node (release build) against same-run baselines,
+# printed side by side with their ratios (issue 4 item 8):
+#
+#   1. HTTP: `ab -c 100 -n 10000` GET /index.html of busybox-httpd
+#      - through the node's HTTP ingress (ingress → forwarder → gateway → container)
+#      - directly against the container's mapped port (baseline)
+#      - through HAProxy (Debian) in front of the same container (baseline)
+#      p50/p99 latency (ab's percentiles, ms) and success rate.
+#      Targets: ingress p50 ≤ 1.5× direct, ≤ 1.2× HAProxy.
+#   2. A 100 MB image fetched by name (publisher and fetcher on two Unix
+#      faces of the node's forwarder, sha256 per segment, written to disk)
+#      vs. curl of the same file from nginx on loopback (written to disk).
+#      Target: ≥ 80% of curl's throughput.
+#   3. Deploy time per image: with the fetch (image removed from the
+#      engine first) and without (image already in the engine).
+#   4. Resident memory of an idle `picasso node`. Target: ≤ 20 MB.
+#
+#   scripts/bench-agent.sh [RUNS]     # RUNS repetitions of each (default 3)
+#   NODE_ARGS="--worker-threads 2" scripts/bench-agent.sh   # extra `picasso node` flags
+#
+# Installs apache2-utils, haproxy, curl and nginx-light when missing (apt),
+# needs a Docker engine (scripts/deps.sh starts one). Everything listens on
+# 127.0.0.1, ports picked free; every process and container it starts is
+# stopped on exit. The machine may be shared: figures are ranges over runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+RUNS=${1:-3}
+
+die() { echo "bench-agent.sh: $*" >&2; exit 1; }
+log() { echo "bench-agent.sh: $*" >&2; }
+
+# --- tools -----------------------------------------------------------------
+declare -A want=([ab]=apache2-utils [haproxy]=haproxy [curl]=curl [nginx]=nginx-light [jq]=jq)
+missing=()
+for tool in "${!want[@]}"; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || missing+=("${want[$tool]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin"
+"$root/scripts/deps.sh" >&2
+
+# --- build -------------------------------------------------------------------
+target=${CARGO_TARGET_DIR:-$root/target}
+log "cargo build --release --bin picasso"
+cargo build --release --bin picasso >&2
+work=$(mktemp -d /tmp/picasso-bench.XXXXXX)
+# A copy: a target directory shared with other checkouts may be rebuilt under us.
+bin="$work/picasso"
+cp "$target/release/picasso" "$bin"
+"$bin" bench deploy --help >/dev/null 2>&1 || die "$target/release/picasso has no 'bench deploy' (another checkout's build?)"
+"$bin" images build --out "$root/target/images" --only busybox-httpd --only nginx >&2
+
+node="bench-$$"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ids=$(docker ps -aq --filter "label=picasso.node=$node" 2>/dev/null || true)
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- the node ------------------------------------------------------------------
+"$bin" keygen --out "$work/orch.key" >/dev/null
+start_node() { # $1: id; sets NODE_PID and READY (no subshell: pids must stick)
+  local id=$1 dir="$work/$1"
+  mkdir -p "$dir"
+  RUST_LOG=warn "$bin" node --id "$id" --data-dir "$dir" --orchestrator-key "$work/orch.key.pub" \
+    --runtime docker --fwd-unix "$dir/fwd.sock" --fwd-tcp "" --fwd-udp "" \
+    --http 127.0.0.1:0 --metrics 127.0.0.1:0 --ip 127.0.0.1 ${NODE_ARGS:-} >"$dir/out" 2>"$dir/err" &
+  NODE_PID=$!
+  pids+=("$NODE_PID")
+  for _ in $(seq 1 100); do
+    grep -q '^ready' "$dir/out" 2>/dev/null && break
+    sleep 0.1
+  done
+  READY=$(grep '^ready' "$dir/out") || die "node $id did not start: $(cat "$dir/err")"
+}
+start_node "$node"
+sock="$work/$node/fwd.sock"
+http=$(sed -n 's/.* http=\([^ ]*\).*/\1/p' <<<"$READY")
+
+# 4. Idle memory first, before any load.
+sleep 3
+rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status")
+log "idle RSS ${rss_idle} kB"
+
+# --- 3. deploy times ---------------------------------------------------------
+deploy() { # image tag service port [--keep]; one retry, failures counted and reported
+  local r
+  for _ in 1 2; do
+    if r=$("$bin" bench deploy --fwd "unix:$sock" --node "$node" --orchestrator-key "$work/orch.key" \
+      --image "$1" --tag "$2" --archive "$root/target/images/$1.tar" --service "$3" --port "$4" "${@:5}"); then
+      echo "$r"; return 0
+    fi
+    echo x >>"$work/deploy-failures"
+  done
+  die "deploy of $1 failed twice"
+}
+declare -A deploy_fetch deploy_engine
+for img in busybox-httpd nginx; do
+  tag="picasso/$img:1"
+  for run in $(seq 1 "$RUNS"); do
+    docker rmi -f "$tag" >/dev/null 2>&1 || true
+    r=$(deploy "$img" "$tag" "d$img" "$(free_port)")
+    deploy_fetch[$img]+="$(jq -r '.reply.timings | "\(.totalMs) \(.fetchMs) \(.loadMs)"' <<<"$r");"
+    r=$(deploy "$img" "$tag" "d$img" "$(free_port)")
+    deploy_engine[$img]+="$(jq -r '.reply.timings.totalMs' <<<"$r");"
+  done
+done
+
+# --- 1. HTTP -------------------------------------------------------------------
+port=$(free_port)
+deploy busybox-httpd picasso/busybox-httpd:1 bb "$port" --keep >/dev/null
+hport=$(free_port)
+cat >"$work/haproxy.cfg" <<EOF
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend fe
+  bind 127.0.0.1:$hport
+  default_backend be
+backend be
+  server c1 127.0.0.1:$port
+EOF
+haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+sleep 1
+ab_run() { # url → "p50 p99 success%"
+  local out
+  out=$(ab -q -c 100 -n 10000 -s 30 "$1" 2>&1) || { echo "nan nan 0"; return; }
+  local complete failed non2xx p50 p99
+  complete=$(awk '/^Complete requests:/ {print $3}' <<<"$out")
+  failed=$(awk '/^Failed requests:/ {print $3}' <<<"$out")
+  non2xx=$(awk '/^Non-2xx responses:/ {print $3}' <<<"$out"); non2xx=${non2xx:-0}
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  echo "$p50 $p99 $(awk -v c="$complete" -v f="$failed" -v n="$non2xx" 'BEGIN {printf "%.2f", 100 * (c - f - n) / 10000}')"
+}
+# Warm up each path, then alternate them run by run (the load varies).
+for u in "http://127.0.0.1:$port/index.html" "http://$http/bb/index.html" "http://127.0.0.1:$hport/index.html"; do
+  ab -q -c 10 -n 500 "$u" >/dev/null 2>&1 || die "warm-up of $u failed"
+done
+declare -A ab_res
+for run in $(seq 1 "$RUNS"); do
+  ab_res[direct]+="$(ab_run "http://127.0.0.1:$port/index.html");"
+  ab_res[ingress]+="$(ab_run "http://$http/bb/index.html");"
+  ab_res[haproxy]+="$(ab_run "http://127.0.0.1:$hport/index.html");"
+done
+# Unloaded: one request at a time, ab's mean (0.001 ms resolution), so the
+# path's own cost shows apart from queueing on a busy machine.
+declare -A c1
+for run in $(seq 1 "$RUNS"); do
+  for k in direct ingress haproxy; do
+    case $k in
+      direct) u="http://127.0.0.1:$port/index.html" ;;
+      ingress) u="http://$http/bb/index.html" ;;
+      haproxy) u="http://127.0.0.1:$hport/index.html" ;;
+    esac
+    c1[$k]+="$(ab -q -c 1 -n 2000 "$u" 2>&1 | awk '/^Time per request:.*\(mean\)$/ {print $4}');"
+  done
+done
+rss_loaded=$(awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status")
+deploy_failures=0
+[ -f "$work/deploy-failures" ] && deploy_failures=$(wc -l <"$work/deploy-failures")
+
+# --- 2. 100 MB by name vs curl from nginx ------------------------------------
+mkdir -p "$work/www" "$work/fetch"
+# nginx's workers run unprivileged: let them read the file.
+chmod 755 "$work" "$work/www"
+head -c 100000000 /dev/urandom >"$work/www/image.tar"
+chmod 644 "$work/www/image.tar"
+nport=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  server { listen 127.0.0.1:$nport; root $work/www; }
+}
+EOF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+sleep 1
+curl_mb=""; ndn_mb=""
+for run in $(seq 1 "$RUNS"); do
+  t=$(curl -s -o "$work/fetch/curl.out" -w '%{time_total}' "http://127.0.0.1:$nport/image.tar")
+  cmp -s "$work/fetch/curl.out" "$work/www/image.tar" || die "curl fetched a different file: $(head -c 300 "$work/fetch/curl.out")"
+  rm -f "$work/fetch/curl.out"
+  curl_mb+="$(awk -v t="$t" 'BEGIN {printf "%.1f", 100 / t}');"
+  r=$("$bin" bench image-fetch --fwd "unix:$sock" --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
+  ndn_mb+="$(jq -r '.mbPerSec | . * 10 | round / 10' <<<"$r");"
+done
+
+# --- report ------------------------------------------------------------------
+python3 - "$RUNS" "$rss_idle" "$rss_loaded" "${ab_res[direct]}" "${ab_res[ingress]}" "${ab_res[haproxy]}" \
+  "$curl_mb" "$ndn_mb" "${deploy_fetch[busybox-httpd]}" "${deploy_engine[busybox-httpd]}" \
+  "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" \
+  "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" <<'EOF'
+import sys, statistics as st
+runs, rss_idle, rss_loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def rows(s): return [r.split() for r in s.strip(";").split(";") if r]
+def rng(xs, fmt="{:.1f}"):
+    xs = sorted(xs); return f"{fmt.format(st.median(xs))} [{fmt.format(xs[0])}–{fmt.format(xs[-1])}]"
+ab = {k: rows(v) for k, v in zip(["direct", "ingress", "haproxy"], sys.argv[4:7])}
+print(f"== HTTP: ab -c 100 -n 10000 GET /index.html (busybox-httpd), {runs} runs, median [min–max] ==")
+print(f"{'path':10} {'p50 ms':>16} {'p99 ms':>16} {'success %':>20}")
+for k, r in ab.items():
+    print(f"{k:10} {rng([float(x[0]) for x in r]):>16} {rng([float(x[1]) for x in r]):>16} {rng([float(x[2]) for x in r], '{:.2f}'):>20}")
+for base, target in [("direct", 1.5), ("haproxy", 1.2)]:
+    ratios = [float(i[0]) / max(float(b[0]), 1) for i, b in zip(ab["ingress"], ab[base])]
+    ok = st.median(ratios) <= target
+    print(f"ingress p50 / {base} p50 (same run): {rng(ratios, '{:.2f}')}  target ≤ {target}: {'met' if ok else 'MISSED'}")
+c1 = {k: [float(x) * 1000 for x in v.strip(";").split(";")] for k, v in zip(["direct", "ingress", "haproxy"], sys.argv[14:17])}
+print("unloaded (ab -c 1 -n 2000), mean µs per request: " + "   ".join(f"{k} {rng(v, '{:.0f}')}" for k, v in c1.items()))
+print(f"  ingress added per request vs direct: {rng([i - d for i, d in zip(c1['ingress'], c1['direct'])], '{:.0f}')} µs")
+curl = [float(x) for x in sys.argv[7].strip(";").split(";")]
+ndn = [float(x) for x in sys.argv[8].strip(";").split(";")]
+print(f"\n== 100 MB: by name over NDN vs curl from nginx (loopback), MB/s ==")
+print(f"curl/nginx {rng(curl)}   NDN image fetch {rng(ndn)}")
+ratios = [n / c for n, c in zip(ndn, curl)]
+print(f"NDN / curl (same run): {rng(ratios, '{:.2f}')}  target ≥ 0.80: {'met' if st.median(ratios) >= 0.8 else 'MISSED'}")
+print(f"\n== deploy time per image, ms (node's totalMs), median [min–max] ==")
+for name, fetch, engine in [("busybox-httpd", sys.argv[9], sys.argv[10]), ("nginx", sys.argv[11], sys.argv[12])]:
+    f = rows(fetch); e = [float(x[0]) for x in rows(engine)]
+    print(f"{name:14} with fetch {rng([float(x[0]) for x in f])} (fetch {rng([float(x[1]) for x in f])}, load {rng([float(x[2]) for x in f])})   image in engine {rng(e)}")
+print(f"(deploys that failed and were retried once: {sys.argv[13]})")
+print(f"\n== picasso node resident memory (release) ==")
+print(f"idle {rss_idle / 1024:.1f} MB (target ≤ 20 MB: {'met' if rss_idle <= 20 * 1024 else 'MISSED'}); after the ab runs {rss_loaded / 1024:.1f} MB")
+EOF
