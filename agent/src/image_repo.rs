@@ -1194,15 +1194,21 @@ mod tests {
         let p = Arc::new(
             ImagePublisher::from_file(&root(), "img", None, &path, 1, 8000, &key).unwrap(),
         );
-        // Slow segments, so the fetch is cut short mid-way.
-        let pp = p.clone();
+        // The producer answers the manifest and the first 100 segments, then
+        // goes silent until `open` is set: the first fetch is cut short
+        // mid-way whatever the machine's speed.
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (pp, sv, op) = (p.clone(), served.clone(), open.clone());
         producer
             .register(p.prefix().clone(), move |i: Interest| {
-                let d = pp.answer(&i);
-                async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    d
-                }
+                use std::sync::atomic::Ordering;
+                let is_segment = i.name().last().is_some_and(|c| c.as_segment().is_some());
+                let allowed = !is_segment
+                    || op.load(Ordering::SeqCst)
+                    || sv.fetch_add(1, Ordering::SeqCst) < 100;
+                let d = if allowed { pp.answer(&i) } else { None };
+                async move { d }
             })
             .await
             .unwrap();
@@ -1213,8 +1219,12 @@ mod tests {
             dir.0.join("store"),
             quick(),
         );
-        let cut = tokio::time::timeout(Duration::from_millis(150), f.fetch("img")).await;
-        assert!(cut.is_err(), "the fetch finished before it was cancelled");
+        let cut = tokio::time::timeout(Duration::from_secs(2), f.fetch("img")).await;
+        assert!(
+            !matches!(cut, Ok(Ok(_))),
+            "the first fetch cannot finish: the producer went silent"
+        );
+        open.store(true, std::sync::atomic::Ordering::SeqCst);
         let got = f.fetch("img").await.unwrap();
         assert!(got.stats.resumed_from > 0, "{:?}", got.stats);
         assert_eq!(
