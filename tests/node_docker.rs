@@ -579,13 +579,27 @@ fn a_signed_deploy_serves_over_ndn_and_http_and_survives_the_engine_going_away(
         let (status, _, body) = http_get(node.http, &format!("/{service}/index.html"))?;
         ensure!(status == 200 && body == html, "{status}");
     }
-    std::thread::sleep(Duration::from_millis(700));
-    let report = rt.block_on(orch.monitor())?;
-    let demand = report
-        .services
-        .iter()
-        .find(|s| s.service == service)
-        .with_context(|| format!("no service {service} in {:?}", report.services))?;
+    // Monitoring samples every 500 ms (docker stats can make a sample
+    // slower): wait, bounded, for one taken after the requests.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (report, demand) = loop {
+        let report = rt.block_on(orch.monitor())?;
+        let demand = report
+            .services
+            .iter()
+            .find(|s| s.service == service)
+            .cloned();
+        match demand {
+            Some(d) if d.replica_requests.values().sum::<u64>() >= 20 => break (report, d),
+            other => {
+                ensure!(
+                    std::time::Instant::now() < deadline,
+                    "no report with the 20 requests of {service} within 20 s: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+    };
     ensure!(
         demand.replicas == 2 && demand.healthy_replicas == 2,
         "{demand:?}"
@@ -628,8 +642,15 @@ fn a_signed_deploy_serves_over_ndn_and_http_and_survives_the_engine_going_away(
         "{r}"
     );
     let before = rt.block_on(orch.monitor())?;
-    std::thread::sleep(Duration::from_millis(1200));
-    let after = rt.block_on(orch.monitor())?;
+    // New samples keep coming (bounded wait; the interval is 500 ms).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        std::thread::sleep(Duration::from_millis(600));
+        let r = rt.block_on(orch.monitor())?;
+        if r.timestamp > before.timestamp || std::time::Instant::now() > deadline {
+            break r;
+        }
+    };
     ensure!(after.pi_id == id, "{}", after.pi_id);
     ensure!(
         after.timestamp > before.timestamp && before.timestamp >= report.timestamp,
