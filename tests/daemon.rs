@@ -21,7 +21,7 @@ mod fwd;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,46 +31,7 @@ use fwd::{Fwd, Proc, PICASSO};
 use picasso_forwarder::app::{Client, FaceAddr};
 use picasso_tlv::{Data, Interest, Name, Signer};
 
-/// Runs `picasso ARGS` to completion within `timeout`; returns stdout.
-fn run_bounded(args: &[&str], timeout: Duration) -> anyhow::Result<Vec<u8>> {
-    let mut child = Command::new(PICASSO)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut out = child.stdout.take().context("no stdout")?;
-    let mut err = child.stderr.take().context("no stderr")?;
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("picasso {args:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    ensure!(
-        status.success(),
-        "picasso {args:?} failed ({status}): {stderr}"
-    );
-    Ok(stdout)
-}
+use fwd::run as run_bounded;
 
 #[test]
 fn sigterm_exits_cleanly_and_removes_the_socket() -> anyhow::Result<()> {
