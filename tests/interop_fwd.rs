@@ -23,27 +23,6 @@ use fwd::Fwd;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn python() -> Option<PathBuf> {
-    if std::env::var("PICASSO_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("PICASSO_SKIP_PYTHON=1: skipping the python-ndn forwarder interop test");
-        return None;
-    }
-    if let Ok(p) = std::env::var("PICASSO_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let out = Command::new(Path::new(ROOT).join("scripts/pyenv.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cannot run scripts/pyenv.sh");
-    assert!(
-        out.status.success(),
-        "scripts/pyenv.sh could not install python-ndn (set PICASSO_SKIP_PYTHON=1 to skip \
-         this test on purpose)"
-    );
-    let path = String::from_utf8(out.stdout).expect("pyenv.sh printed non-UTF-8");
-    Some(PathBuf::from(path.trim()))
-}
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -129,7 +108,9 @@ fn consume(py: &Path, transport: &str, version: &str, name: &str) -> anyhow::Res
 
 #[test]
 fn python_ndn_producers_and_consumers_over_unix_and_tcp() -> anyhow::Result<()> {
-    let Some(py) = python() else { return Ok(()) };
+    let Some(py) = fwd::python("the python-ndn forwarder interop test") else {
+        return Ok(());
+    };
     let dir = tempfile::tempdir()?;
     let f = Fwd::start(dir.path(), "py", &[])?;
     let unix = format!("unix://{}", f.unix.display());

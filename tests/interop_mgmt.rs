@@ -7,6 +7,9 @@
 
 #![forbid(unsafe_code)]
 
+#[path = "support/fwd.rs"]
+mod fwd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -18,27 +21,6 @@ use picasso_tlv::Name;
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn python() -> Option<PathBuf> {
-    if std::env::var("PICASSO_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("PICASSO_SKIP_PYTHON=1: skipping the python-ndn management test");
-        return None;
-    }
-    if let Ok(p) = std::env::var("PICASSO_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let out = Command::new(Path::new(ROOT).join("scripts/pyenv.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cannot run scripts/pyenv.sh");
-    assert!(
-        out.status.success(),
-        "scripts/pyenv.sh could not install python-ndn (set PICASSO_SKIP_PYTHON=1 to skip)"
-    );
-    Some(PathBuf::from(
-        String::from_utf8(out.stdout).expect("utf-8").trim(),
-    ))
-}
 
 fn temp_socket(tag: &str) -> PathBuf {
     std::env::temp_dir()
@@ -63,7 +45,9 @@ async fn forwarder(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_ndn_nfd_mgmt_against_our_forwarder() {
-    let Some(py) = python() else { return };
+    let Some(py) = fwd::python("the python-ndn management test") else {
+        return;
+    };
     let path = temp_socket("py");
     let (h, _guard) = forwarder(&path, 400).await;
     let transport = format!("unix://{}", path.display());

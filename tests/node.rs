@@ -207,7 +207,7 @@ fn node_serves_signed_monitoring_data_metrics_and_stops_on_sigterm() -> anyhow::
     }
 
     // python-ndn fetches and verifies it with its own Ed25519 verifier.
-    if let Some(py) = python() {
+    if let Some(py) = fwd::python("the python-ndn fetch") {
         let out = Command::new(py)
             .arg(Path::new(ROOT).join("tests/interop/monitor_fetch.py"))
             .arg("/picasso/node/SEG_1/monitor")
@@ -356,27 +356,6 @@ fn keygen_writes_hex_files_and_refuses_to_overwrite() -> anyhow::Result<()> {
         "--force did not overwrite"
     );
     Ok(())
-}
-
-/// The python interpreter with python-ndn, or `None` when skipping is
-/// explicitly asked for.
-fn python() -> Option<PathBuf> {
-    if std::env::var("PICASSO_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("PICASSO_SKIP_PYTHON=1: skipping the python-ndn fetch");
-        return None;
-    }
-    if let Ok(p) = std::env::var("PICASSO_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let out = Command::new(Path::new(ROOT).join("scripts/pyenv.sh"))
-        .output()
-        .expect("cannot run scripts/pyenv.sh");
-    assert!(
-        out.status.success(),
-        "scripts/pyenv.sh could not install python-ndn (PICASSO_SKIP_PYTHON=1 skips on purpose): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 /// Sends `verb` to node `id` as the orchestrator would and returns the JSON reply.

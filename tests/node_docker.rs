@@ -356,27 +356,6 @@ fn python_get(py: &Path, unix: &Path, name: &str, dir: &Path) -> anyhow::Result<
     Ok((v, std::fs::read(&body_file)?))
 }
 
-/// The python interpreter with python-ndn, or `None` when skipping is
-/// explicitly asked for.
-fn python() -> Option<PathBuf> {
-    if std::env::var("PICASSO_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("PICASSO_SKIP_PYTHON=1: skipping the python-ndn fetches");
-        return None;
-    }
-    if let Ok(p) = std::env::var("PICASSO_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let out = Command::new(Path::new(ROOT).join("scripts/pyenv.sh"))
-        .output()
-        .expect("cannot run scripts/pyenv.sh");
-    assert!(
-        out.status.success(),
-        "scripts/pyenv.sh could not install python-ndn (PICASSO_SKIP_PYTHON=1 skips on purpose): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-}
-
 /// The busybox-httpd archive, built (or up to date) under target/images-test.
 async fn busybox_archive(docker: &DockerRuntime) -> anyhow::Result<images::BuiltImage> {
     // busybox-httpd needs only /bin/busybox from the host.
@@ -405,7 +384,7 @@ fn node_filter(node: &str) -> BTreeMap<String, String> {
 fn a_signed_deploy_serves_over_ndn_and_http_and_survives_the_engine_going_away(
 ) -> anyhow::Result<()> {
     let _engine = engine_lock();
-    let py = python();
+    let py = fwd::python("the python-ndn fetches");
     let rt = runtime()?;
     let dir = tempfile::tempdir()?;
     let id = format!("e2e-{}", std::process::id());

@@ -19,36 +19,7 @@ use picasso_agent::runtime::{
     Step,
 };
 
-/// Label that marks the containers of one test.
-const TEST_LABEL: &str = "picasso.test";
-
-/// Removes every container labelled with this test's value when dropped.
-struct Cleanup {
-    value: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let value = self.value.clone();
-        // Drop cannot await: talk to the engine from a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime");
-            rt.block_on(async {
-                let Ok(docker) = DockerRuntime::connect_default().await else {
-                    return;
-                };
-                let filter = BTreeMap::from([(TEST_LABEL.to_owned(), value)]);
-                for c in docker.list(&filter).await.unwrap_or_default() {
-                    let _ = docker.remove(&c.id, true).await;
-                }
-            })
-        })
-        .join();
-    }
-}
+use common::{Cleanup, TEST_LABEL};
 
 fn images_dir() -> PathBuf {
     common::workspace().join("target/images-test")
@@ -77,7 +48,7 @@ async fn roundtrip(image: ServiceImage) -> anyhow::Result<()> {
     assert!(docker.has_image(image.tag()).await?);
 
     let run = format!("{}-{}", std::process::id(), image.name());
-    let _cleanup = Cleanup { value: run.clone() };
+    let _cleanup = Cleanup::new(TEST_LABEL, &run);
     let port = common::free_port()?;
     let mut labels = managed_labels(image.name(), 1, "test-node");
     labels.insert(TEST_LABEL.to_owned(), run.clone());

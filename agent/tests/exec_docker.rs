@@ -27,33 +27,7 @@ use picasso_forwarder::runtime;
 use picasso_tlv::{Interest, Name, Signer};
 use serde_json::{json, Value};
 
-/// Removes every container of node `node` when dropped.
-struct Cleanup {
-    node: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let node = self.node.clone();
-        // Drop cannot await: talk to the engine from a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime");
-            rt.block_on(async {
-                let Ok(docker) = DockerRuntime::connect_default().await else {
-                    return;
-                };
-                let filter = BTreeMap::from([(LABEL_NODE.to_owned(), node)]);
-                for c in docker.list(&filter).await.unwrap_or_default() {
-                    let _ = docker.remove(&c.id, true).await;
-                }
-            })
-        })
-        .join();
-    }
-}
+use common::Cleanup;
 
 struct NoGateway;
 impl ReplicaRegistry for NoGateway {
@@ -81,7 +55,7 @@ async fn a_signed_deploy_fetches_loads_and_runs_busybox() -> anyhow::Result<()> 
     assert!(!docker.has_image(image.tag()).await?);
 
     let node = format!("exec-docker-{}", std::process::id());
-    let _cleanup = Cleanup { node: node.clone() };
+    let _cleanup = Cleanup::new(LABEL_NODE, &node);
     let root = Name::from_uri("/picasso")?;
     let (fwd, _) = runtime::spawn(Default::default());
     let agent = Client::from_app_face(in_process::connect(&fwd).await?);

@@ -26,36 +26,7 @@ use picasso_agent::runtime::{managed_labels, ContainerSpec, Runtime};
 use picasso_forwarder::app::{Client, FaceAddr};
 use picasso_tlv::{Interest, Name};
 
-/// Label that marks the containers of one test.
-const TEST_LABEL: &str = "picasso.test";
-
-/// Removes every container labelled with this test's value when dropped.
-struct Cleanup {
-    value: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let value = self.value.clone();
-        // Drop cannot await: talk to the engine from a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime");
-            rt.block_on(async {
-                let Ok(docker) = DockerRuntime::connect_default().await else {
-                    return;
-                };
-                let filter = BTreeMap::from([(TEST_LABEL.to_owned(), value)]);
-                for c in docker.list(&filter).await.unwrap_or_default() {
-                    let _ = docker.remove(&c.id, true).await;
-                }
-            })
-        })
-        .join();
-    }
-}
+use common::{Cleanup, TEST_LABEL};
 
 /// Makes sure the busybox-httpd image is in the engine (built when not).
 async fn ensure_image(docker: &DockerRuntime) -> anyhow::Result<()> {
@@ -90,7 +61,7 @@ async fn a_container_appears_with_status_ports_memory_and_cpu_percent() -> anyho
     ensure_image(&docker).await?;
     let image = ServiceImage::BusyboxHttpd;
     let run = format!("{}-monitor", std::process::id());
-    let _cleanup = Cleanup { value: run.clone() };
+    let _cleanup = Cleanup::new(TEST_LABEL, &run);
     let port = common::free_port()?;
     let mut labels = managed_labels(image.name(), 1, "mon-node");
     labels.insert(TEST_LABEL.to_owned(), run.clone());

@@ -290,3 +290,25 @@ pub fn wait_until(
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The python interpreter with python-ndn (`$PICASSO_PYTHON`, else the venv
+/// `scripts/pyenv.sh` makes), or `None` only when `PICASSO_SKIP_PYTHON=1`
+/// asks to skip `what` on purpose; a failed install fails the test.
+pub fn python(what: &str) -> Option<PathBuf> {
+    if std::env::var("PICASSO_SKIP_PYTHON").as_deref() == Ok("1") {
+        eprintln!("PICASSO_SKIP_PYTHON=1: skipping {what}");
+        return None;
+    }
+    if let Ok(p) = std::env::var("PICASSO_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pyenv.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cannot run scripts/pyenv.sh");
+    assert!(
+        out.status.success(),
+        "scripts/pyenv.sh could not install python-ndn (set PICASSO_SKIP_PYTHON=1 to skip {what} on purpose)"
+    );
+    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}

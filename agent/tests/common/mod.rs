@@ -107,3 +107,51 @@ pub fn get_when_up(port: u16, path: &str, patience: Duration) -> anyhow::Result<
         }
     }
 }
+
+/// Label that marks the containers of one test.
+pub const TEST_LABEL: &str = "picasso.test";
+
+/// Removes every container carrying label `key=value` when dropped, even
+/// when the test fails.
+pub struct Cleanup {
+    /// Label key.
+    pub key: String,
+    /// Label value.
+    pub value: String,
+}
+
+impl Cleanup {
+    /// A guard for the containers labelled `key=value`.
+    pub fn new(key: &str, value: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let (key, value) = (self.key.clone(), self.value.clone());
+        // Drop cannot await: talk to the engine from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime");
+            rt.block_on(async {
+                use picasso_agent::runtime::Runtime;
+                let Ok(docker) =
+                    picasso_agent::runtime::docker::DockerRuntime::connect_default().await
+                else {
+                    return;
+                };
+                let filter = std::collections::BTreeMap::from([(key, value)]);
+                for c in docker.list(&filter).await.unwrap_or_default() {
+                    let _ = docker.remove(&c.id, true).await;
+                }
+            })
+        })
+        .join();
+    }
+}
