@@ -525,6 +525,34 @@ impl Deployer {
             .collect()
     }
 
+    /// Every desired replica `view` does not show running (sent, owed,
+    /// confirmed but not reported yet, or crashed and about to be started
+    /// again by [`Deployer::reconcile`]), plus [`Deployer::in_flight`]:
+    /// what the engine must count as coming, so it never plans a second
+    /// replica in the place of one the deployer still keeps.
+    pub fn owed(&self, view: &ClusterView) -> Vec<InFlight> {
+        let mut out = self.in_flight();
+        let st = self.lock();
+        for (service, node, replica, p) in st.desired.placements() {
+            let running = view
+                .nodes
+                .get(node)
+                .is_some_and(|n| n.replicas_of(service).any(|c| c.replica == Some(replica)));
+            let listed = out
+                .iter()
+                .any(|f| f.service == service && f.node == node && f.replica == replica);
+            if !running && !listed {
+                out.push(InFlight {
+                    service: service.to_owned(),
+                    node: node.to_owned(),
+                    replica,
+                    since_ms: p.since_ms,
+                });
+            }
+        }
+        out
+    }
+
     /// The commands in flight now.
     pub fn commands_in_flight(&self) -> Vec<Command> {
         self.lock()

@@ -974,10 +974,11 @@ impl Inner {
             .collect()
     }
 
-    /// The cluster view: monitoring, deployments owed, measured bandwidth.
+    /// The cluster view: monitoring, deployments owed (in flight, or
+    /// desired and not running), measured bandwidth.
     pub(crate) fn view(&self) -> ClusterView {
         let mut view = self.monitoring.view();
-        view.in_flight = self.deployer.in_flight();
+        view.in_flight = self.deployer.owed(&view);
         for n in view.nodes.values_mut() {
             if n.bandwidth_mb_s.is_none() {
                 n.bandwidth_mb_s = self.deployer.bandwidth(&n.id);
