@@ -171,6 +171,9 @@ pub struct OrchestratorConfig {
     /// First host port given to replicas whose spec sets no `port_host`
     /// (blocks of 32 per service and node, distinct cluster-wide).
     pub port_base: u16,
+    /// The engine's tunables (`[engine]`: thresholds, cool-downs, idle
+    /// time, model constants; see [`EngineConfig`]).
+    pub engine: EngineConfig,
     /// The embedded forwarder (same keys as `picasso fwd`'s config).
     pub forwarder: daemon::Config,
 }
@@ -191,6 +194,7 @@ impl Default for OrchestratorConfig {
             svc_cost: 10_000,
             max_decisions: 512,
             port_base: 20_000,
+            engine: EngineConfig::default(),
             forwarder: daemon::Config::default(),
         }
     }
@@ -546,7 +550,7 @@ impl Orchestrator {
             repo,
             monitoring,
             deployer,
-            engine_config: EngineConfig::default(),
+            engine_config: config.engine.clone(),
             state_path,
             state: Mutex::new(state),
             engine_state: Mutex::new(EngineState::default()),
@@ -759,6 +763,27 @@ pub fn plan_tick(
     }
     availability::plan(&mut p, policy.keeps_minimum());
     policy.plan(&mut p);
+    // The policy may not empty a pinned node.
+    for (service, intent) in operator {
+        for node in &intent.pins {
+            while !p.per_node(service).contains_key(node) {
+                let Some(i) = p.plan.steps.iter().rposition(|s| {
+                    s.action() == Action::Remove && s.service() == service && s.node() == node
+                }) else {
+                    break;
+                };
+                let s = p.plan.steps.remove(i);
+                p.hold(
+                    service,
+                    node,
+                    format!(
+                        "not removed ({}): the operator asked for {service} on node {node}",
+                        s.reason()
+                    ),
+                );
+            }
+        }
+    }
     for (service, intent) in operator {
         if intent.replicas.is_none() {
             continue;
@@ -1367,5 +1392,174 @@ impl Inner {
                 "counters": self.deployer.counters(),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testkit::{node, spec, specs, with_replica};
+    use crate::engine::Step;
+
+    fn view(nodes: Vec<crate::view::NodeView>) -> ClusterView {
+        let mut v = ClusterView::default();
+        for n in nodes {
+            v = v.with_node(n);
+        }
+        v
+    }
+
+    fn intent(replicas: Option<u32>, pins: &[&str]) -> BTreeMap<String, OperatorIntent> {
+        BTreeMap::from([(
+            "S".to_owned(),
+            OperatorIntent {
+                replicas,
+                pins: pins.iter().map(|p| p.to_string()).collect(),
+                deployed: true,
+            },
+        )])
+    }
+
+    fn tick(v: &ClusterView, op: &BTreeMap<String, OperatorIntent>, min: u32, max: u32) -> Plan {
+        let raw = specs(&[spec("S", 10.0, 50, 1.0, 50.0, 1, min, max)]);
+        let effective: BTreeMap<String, ServiceSpec> = raw
+            .into_iter()
+            .map(|(k, s)| {
+                let s = op.get(&k).map_or(s.clone(), |i| i.apply(&s));
+                (k, s)
+            })
+            .collect();
+        let policy = engine::policy_by_name("threshold").unwrap();
+        let (plan, _) = plan_tick(
+            v,
+            &effective,
+            1_000_000,
+            &EngineState::default(),
+            policy.as_ref(),
+            &EngineConfig::default(),
+            op,
+        );
+        for s in &plan.steps {
+            assert!(!s.reason().is_empty(), "{s:?}");
+        }
+        plan
+    }
+
+    fn deploys(p: &Plan) -> Vec<String> {
+        p.steps
+            .iter()
+            .filter(|s| s.action() == Action::Deploy)
+            .map(|s| s.node().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn scale_up_spreads_and_scale_down_keeps_pins() {
+        let v = view(vec![
+            with_replica(node("a", 4, 5.0), "S", 1, 1.0),
+            node("b", 4, 5.0),
+            node("c", 4, 20.0),
+        ]);
+        // scale 2: one more, on another node.
+        let p = tick(&v, &intent(Some(2), &[]), 0, 8);
+        assert_eq!(deploys(&p), ["b"], "{p:?}");
+        // deploy --node c with scale 2: the pin is honoured.
+        let p = tick(&v, &intent(Some(2), &["c"]), 0, 8);
+        assert_eq!(deploys(&p), ["c"], "{p:?}");
+        // Three running, scaled to 1 with a pin on c: a and b go, c stays.
+        let v3 = view(vec![
+            with_replica(node("a", 4, 5.0), "S", 1, 1.0),
+            with_replica(node("b", 4, 5.0), "S", 1, 1.0),
+            with_replica(node("c", 4, 20.0), "S", 1, 1.0),
+        ]);
+        let p = tick(&v3, &intent(Some(1), &["c"]), 0, 8);
+        let removed: Vec<&str> = p
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Remove { node, .. } => Some(node.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removed.len(), 2, "{p:?}");
+        assert!(!removed.contains(&"c"), "{p:?}");
+        assert!(p.steps.iter().all(|s| s.reason().contains("operator")));
+        // Scaled to 0: everything goes.
+        let p = tick(&v3, &intent(Some(0), &[]), 0, 8);
+        assert_eq!(p.steps.len(), 3, "{p:?}");
+    }
+
+    #[test]
+    fn a_deploy_without_scale_raises_the_minimum_only() {
+        let v = view(vec![node("a", 4, 5.0), node("b", 4, 50.0)]);
+        // Spec min 0: nothing runs without the operator.
+        assert!(tick(&v, &BTreeMap::new(), 0, 8).steps.is_empty());
+        let p = tick(&v, &intent(None, &[]), 0, 8);
+        assert_eq!(deploys(&p), ["a"], "{p:?}");
+        // Pinned to the busier node: it goes there, not also elsewhere.
+        let p = tick(&v, &intent(None, &["b"]), 0, 8);
+        assert_eq!(deploys(&p), ["b"], "{p:?}");
+        // A pin on an unknown node is held with its reason.
+        let p = tick(&v, &intent(None, &["zz"]), 0, 8);
+        assert!(
+            p.held.iter().any(|h| h.reason.contains("not enrolled")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn qos_report_names_what_is_missed() {
+        let s = spec("S", 10.0, 2, 0.1, 99.99, 1, 1, 8);
+        let mut a = with_replica(node("a", 4, 5.0), "S", 1, 1.0);
+        a.demand.insert(
+            "S".to_owned(),
+            crate::view::DemandView {
+                requests_per_sec: 10.0,
+                in_flight: 5,
+                success_rate: 1.0,
+                latency_p50_ms: Some(50.0),
+                latency_p95_ms: Some(250.0),
+            },
+        );
+        let v = view(vec![a, node("b", 4, 5.0)]);
+        let q = qos_report(&v, &s, &EngineConfig::default());
+        assert!(!q.met);
+        assert_eq!(q.replicas, 1);
+        assert_eq!(q.latency_p95_ms, Some(250.0));
+        let text = q.unmet.join("; ");
+        assert!(text.contains("p95 latency 250 ms exceeds"), "{text}");
+        assert!(text.contains("distinct nodes"), "{text}");
+        let none = qos_report(&view(vec![node("a", 4, 5.0)]), &s, &EngineConfig::default());
+        assert_eq!(none.unmet, ["no replica runs"]);
+    }
+
+    #[test]
+    fn config_and_enroll_flags_parse() {
+        let c = OrchestratorConfig::from_toml(
+            "id = \"o1\"\napi = \"127.0.0.1:0\"\npolicy = \"qos\"\nenroll = [\"n1=/k.pub\"]\n[engine]\nup_cooldown_ms = 5\n[forwarder]\nunix = \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.id, "o1");
+        assert_eq!(c.engine.up_cooldown_ms, 5);
+        assert_eq!(c.tick_ms, 1000);
+        assert!(OrchestratorConfig::from_toml("tick = 3").is_err());
+        assert_eq!(
+            parse_enroll("n1=/a/b.pub").unwrap(),
+            ("n1".to_owned(), PathBuf::from("/a/b.pub"))
+        );
+        for bad in ["n1", "=x", "a/b=x", "n1="] {
+            assert!(parse_enroll(bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("enroll:"));
+        }
+        assert!(verifier_from_hex("key", "zz")
+            .unwrap_err()
+            .to_string()
+            .starts_with("key:"));
+        assert!(verifier_from_hex("key", &"ab".repeat(16))
+            .unwrap_err()
+            .to_string()
+            .contains("16 bytes"));
     }
 }
