@@ -93,6 +93,15 @@ fn rand_u16() -> u16 {
 }
 
 fn start_orchestrator(dir: &Path, udp_port: u16, enroll: &[String]) -> anyhow::Result<OrchProc> {
+    start_orchestrator_with(dir, udp_port, enroll, &[])
+}
+
+fn start_orchestrator_with(
+    dir: &Path,
+    udp_port: u16,
+    enroll: &[String],
+    extra: &[&str],
+) -> anyhow::Result<OrchProc> {
     let config = dir.join("orch.toml");
     if !config.exists() {
         // Replicas get host ports from a block free now (the config file
@@ -135,6 +144,7 @@ fn start_orchestrator(dir: &Path, udp_port: u16, enroll: &[String]) -> anyhow::R
         args.push("--enroll");
         args.push(e);
     }
+    args.extend_from_slice(extra);
     let proc = Proc::start(&args, &[("RUST_LOG", "info")])?;
     let line = proc.line(Duration::from_secs(30))?;
     ensure!(line.starts_with("ready orchestrator="), "{line:?}");
@@ -301,6 +311,18 @@ fn write_archive(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The python interpreter itself, not a launcher script that would fork
+/// it: stopping a replica must stop the server.
+fn python_executable() -> anyhow::Result<String> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .context("python3 is needed to run the test service")?;
+    let python = String::from_utf8(out.stdout)?.trim().to_owned();
+    ensure!(!python.is_empty(), "python3 gives no sys.executable");
+    Ok(python)
+}
+
 fn write_spec(path: &Path, www: &Path, python: &str) -> anyhow::Result<()> {
     let spec = json!({
         "par": {
@@ -379,14 +401,7 @@ impl Drop for Reaper {
 
 #[test]
 fn orchestrator_deploys_scales_recovers_and_resumes() -> anyhow::Result<()> {
-    // The interpreter itself, not a launcher script that would fork it:
-    // stopping a replica must stop the server.
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .context("python3 is needed to run the test service")?;
-    let python = String::from_utf8(out.stdout)?.trim().to_owned();
-    ensure!(!python.is_empty(), "python3 gives no sys.executable");
+    let python = python_executable()?;
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
     let www = dir.join("www");
@@ -615,4 +630,98 @@ fn scenario(
         recovered.as_secs_f64() * 1000.0,
     );
     Ok(())
+}
+
+/// `on-demand`: a request for a service that runs nowhere reaches the
+/// orchestrator (its `/picasso/svc` route), is answered with a Nack and
+/// recorded; the policy deploys the service and the retried request is
+/// answered by it.
+#[test]
+fn a_request_for_a_service_that_runs_nowhere_deploys_it_on_demand() -> anyhow::Result<()> {
+    let python = python_executable()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let _reaper = Reaper {
+        marker: www.display().to_string(),
+    };
+    let marker = format!("on-demand-{}", std::process::id());
+    std::fs::write(www.join("index.html"), format!("<p>{marker}</p>\n"))?;
+    let (spec, archive) = (dir.join("spec.json"), dir.join("image.tar"));
+    write_spec(&spec, &www, &python)?;
+    write_archive(&archive)?;
+    keygen(&dir.join("orch.key"))?;
+    let ids = ["d1", "d2"];
+    let mut enroll = Vec::new();
+    for id in ids {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator_with(dir, orch_udp, &enroll, &["--policy", "on-demand"])?;
+    let api = orch.api.clone();
+    let mut nodes: Vec<NodeProc> = ids
+        .iter()
+        .map(|id| start_node(dir, id, orch_udp))
+        .collect::<anyhow::Result<_>>()?;
+    let result = (|| -> anyhow::Result<()> {
+        wait_until(LONG, "every node reachable", || {
+            let st = status(&api)?;
+            Ok(ids.iter().all(|id| node_reachable(&st, id) == Some(true)))
+        })?;
+        cli(
+            &api,
+            &[
+                "repo",
+                "add",
+                "--spec",
+                &spec.display().to_string(),
+                "--image",
+                &archive.display().to_string(),
+            ],
+        )
+        .map_err(anyhow::Error::msg)?;
+        ensure!(
+            cli(&api, &["policy", "get"])
+                .map_err(anyhow::Error::msg)?
+                .trim()
+                == "on-demand"
+        );
+        ensure!(replica_nodes(&status(&api)?).is_empty(), "deployed unasked");
+        let t = Instant::now();
+        wait_until(LONG, "the service deployed on demand and answering", || {
+            Ok(answered(&nodes[1], &marker))
+        })?;
+        let reacted = t.elapsed();
+        let st = status(&api)?;
+        let why = st["decisions"].as_array().into_iter().flatten().any(|d| {
+            d["action"] == "deploy" && d["reason"].as_str().unwrap_or("").contains("runs nowhere")
+        });
+        ensure!(why, "no on-demand decision: {}", st["decisions"]);
+        let metrics = picasso_orchestrator::client::ApiClient::new(&api)?.get_text("/metrics")?;
+        let unserved = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("picasso_orchestrator_unserved_requests_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .context("no unserved_requests_total")?;
+        ensure!(unserved >= 1.0, "{metrics}");
+        println!(
+            "on-demand: first request → the service answering {:.0} ms ({unserved} requests reached the orchestrator)",
+            reacted.as_secs_f64() * 1000.0
+        );
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
 }

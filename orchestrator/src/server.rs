@@ -35,9 +35,11 @@
 //!
 //! **Restart.** Desired placements come back from `desired.json`, the
 //! operator's intent, policy and enrolled nodes from `state.json`. The
-//! engine plans only once every enrolled node has answered or missed
-//! enough polls to count as unreachable, so a node not polled yet is not
-//! mistaken for one without replicas.
+//! engine plans only once every enrolled node has reported since the
+//! start, or after a grace of [`STARTUP_GRACE_MS`] (at least 4 × the
+//! polls a node may miss), so a node whose route is not learned yet is
+//! not mistaken for one without replicas; the deployer reconciles from
+//! the first tick.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -73,6 +75,9 @@ pub const DEFAULT_API: &str = "127.0.0.1:7070";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/picasso-orchestrator";
 /// File name of the orchestrator key in the data directory.
 pub const KEY_FILE: &str = "orchestrator.key";
+/// Shortest wait after the start before the engine plans while an
+/// enrolled node has not reported yet.
+pub const STARTUP_GRACE_MS: u64 = 10_000;
 /// Default policy.
 pub const DEFAULT_POLICY: &str = "threshold";
 
@@ -285,6 +290,7 @@ pub(crate) struct Inner {
     last_holds: Mutex<BTreeMap<(String, String), String>>,
     pub metrics: Metrics,
     pub started_ms: u64,
+    started: Instant,
     tick_lock: tokio::sync::Mutex<()>,
 }
 
@@ -559,6 +565,7 @@ impl Orchestrator {
             last_holds: Mutex::new(BTreeMap::new()),
             metrics: Metrics::default(),
             started_ms: now_ms(),
+            started: Instant::now(),
             tick_lock: tokio::sync::Mutex::new(()),
         });
 
@@ -1012,15 +1019,16 @@ impl Inner {
         view
     }
 
-    /// True once every enrolled node answered or missed enough polls.
-    fn view_settled(&self) -> bool {
-        let rounds = self.monitoring.counters().rounds;
-        rounds > u64::from(self.config.missed_polls)
-            || self
-                .monitoring
-                .nodes()
-                .iter()
-                .all(|n| self.monitoring.is_reachable(n))
+    /// True once every enrolled node has reported since the start, or the
+    /// start-up grace is over (a node down for good must not stop the
+    /// engine). Until then a node may look empty only because no route
+    /// to it is known yet, and planning would double its replicas.
+    fn view_settled(&self, view: &ClusterView) -> bool {
+        let grace = Duration::from_millis(
+            (self.config.monitor_interval_ms * u64::from(self.config.missed_polls) * 4)
+                .max(STARTUP_GRACE_MS),
+        );
+        self.started.elapsed() >= grace || view.nodes.values().all(|n| n.last_seen_ms > 0)
     }
 
     /// One tick: view, plan, apply, reconcile.
@@ -1032,7 +1040,7 @@ impl Inner {
         view.unserved = std::mem::take(&mut *lock(&self.unserved))
             .into_values()
             .collect();
-        let planned = self.view_settled();
+        let planned = self.view_settled(&view);
         if planned {
             let specs = self.effective_specs();
             let operator = lock(&self.state).operator.clone();
@@ -1055,15 +1063,17 @@ impl Inner {
                     tracing::error!(error = %e, "cannot keep the desired state: plan dropped")
                 }
             }
-            self.deployer.reconcile(&view, now);
             self.metrics.ticks_planned.fetch_add(1, Ordering::Relaxed);
         } else {
             // Requests seen before the view settled still count.
             let mut u = lock(&self.unserved);
-            for r in view.unserved {
+            for r in view.unserved.drain(..) {
                 u.insert((r.service.clone(), r.from_node.clone()), r);
             }
         }
+        // The desired state is carried out from the first tick (nodes not
+        // reporting yet are left alone): a restart finishes deployments.
+        self.deployer.reconcile(&view, now);
         let ns = t.elapsed().as_nanos() as u64;
         self.metrics.ticks.fetch_add(1, Ordering::Relaxed);
         self.metrics.tick_ns_total.fetch_add(ns, Ordering::Relaxed);
