@@ -620,10 +620,10 @@ fn scenario(
 
     println!(
         "orchestrator reaction times (process runtime, loopback, tick 300 ms, monitor 300 ms):\n  \
-         first deploy → answering (cold: image fetch, baseline) {:>7.0} ms\n  \
-         scale 1→2 → second replica listed               {:>7.0} ms\n  \
-         node stopped → replacement listed                {:>7.0} ms\n  \
-         node stopped → survivors answering               {:>7.0} ms",
+         first deploy → answering (cold, image fetched; baseline) {:>6.0} ms\n  \
+         scale 1→2 → second replica running (listed)            {:>6.0} ms\n  \
+         node stopped → its replacement running (listed)        {:>6.0} ms\n  \
+         node stopped → both survivors answering                {:>6.0} ms",
         first_deploy.as_secs_f64() * 1000.0,
         scaled.as_secs_f64() * 1000.0,
         replaced.as_secs_f64() * 1000.0,
