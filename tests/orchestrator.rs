@@ -618,6 +618,24 @@ fn scenario(
         );
     }
 
+    // The stopped node comes back: its old replica was replaced, so it
+    // is not started there again.
+    nodes[victim] = start_node(dir, ids[victim], orch_udp)?;
+    wait_until(LONG, "the node back", || {
+        Ok(node_reachable(&status(&api)?, ids[victim]) == Some(true))
+    })?;
+    // Never a third replica meanwhile (not even one trimmed later).
+    let t0 = ticks(&api)?;
+    let mut most = 0;
+    wait_until(LONG, "ten ticks after its return", || {
+        most = most.max(containers(&status(&api)?));
+        Ok(ticks(&api)? >= t0 + 10.0)
+    })?;
+    ensure!(most == 2, "{most} replicas after the node came back");
+    let st = status(&api)?;
+    ensure!(replica_nodes(&st).len() == 2, "{}", st["services"]);
+    ensure!(containers(&st) == 2, "duplicates: {}", st["nodes"]);
+
     println!(
         "orchestrator reaction times (process runtime, loopback, tick 300 ms, monitor 300 ms):\n  \
          first deploy → answering (cold, image fetched; baseline) {:>6.0} ms\n  \

@@ -768,7 +768,55 @@ pub fn plan_tick(
             }
         }
     }
+    let replaced_before: BTreeMap<String, std::collections::BTreeSet<String>> = p
+        .state
+        .services
+        .iter()
+        .map(|(s, st)| (s.clone(), st.replaced.clone()))
+        .collect();
     availability::plan(&mut p, policy.keeps_minimum());
+    // A lost replica deployed again elsewhere is no longer wanted where it
+    // was: when its node comes back, the deployer removes it there instead
+    // of keeping both (or starting it again).
+    let newly: Vec<(String, String)> = p
+        .state
+        .services
+        .iter()
+        .flat_map(|(s, st)| {
+            let before = replaced_before.get(s);
+            st.replaced
+                .iter()
+                .filter(move |k| !before.is_some_and(|b| b.contains(*k)))
+                .map(move |k| (s.clone(), k.clone()))
+        })
+        .collect();
+    for (service, key) in newly {
+        let lost = view
+            .services
+            .get(&service)
+            .and_then(|sv| {
+                sv.lost
+                    .iter()
+                    .find(|r| format!("{}/{}", r.node, r.container) == key)
+            })
+            .cloned();
+        if let Some(r) = lost.filter(|r| r.replica.is_some()) {
+            p.remove(
+                &service,
+                &Replica {
+                    node: r.node.clone(),
+                    replica: r.replica,
+                    container: r.container.clone(),
+                    pending: false,
+                },
+                format!(
+                    "replica {} on unreachable node {} was deployed again elsewhere: not wanted there any more",
+                    r.replica.unwrap_or(0),
+                    r.node
+                ),
+            );
+        }
+    }
     policy.plan(&mut p);
     // The policy may not empty a pinned node.
     for (service, intent) in operator {
@@ -1497,6 +1545,32 @@ mod tests {
         // Scaled to 0: everything goes.
         let p = tick(&v3, &intent(Some(0), &[]), 0, 8);
         assert_eq!(p.steps.len(), 3, "{p:?}");
+    }
+
+    #[test]
+    fn a_replaced_lost_replica_is_no_longer_desired_where_it_was() {
+        let mut a = with_replica(node("a", 4, 5.0), "S", 1, 1.0);
+        a.reachable = false;
+        let v = view(vec![a, node("b", 4, 5.0)]);
+        let p = tick(&v, &intent(None, &[]), 1, 8);
+        let steps: Vec<(Action, &str, Option<u32>)> = p
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Deploy { node, replica, .. } => {
+                    (Action::Deploy, node.as_str(), Some(*replica))
+                }
+                Step::Remove { node, replica, .. } => (Action::Remove, node.as_str(), *replica),
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (Action::Deploy, "b", Some(1)),
+                (Action::Remove, "a", Some(1))
+            ],
+            "{p:?}"
+        );
     }
 
     #[test]
