@@ -78,6 +78,9 @@ pub const KEY_FILE: &str = "orchestrator.key";
 /// Shortest wait after the start before the engine plans while an
 /// enrolled node has not reported yet.
 pub const STARTUP_GRACE_MS: u64 = 10_000;
+/// Most distinct (service, requester) pairs of unserved requests kept
+/// between two ticks (and of remembered holds).
+pub const MAX_UNSERVED: usize = 4096;
 /// Default policy.
 pub const DEFAULT_POLICY: &str = "threshold";
 
@@ -1027,6 +1030,10 @@ impl Inner {
         tracing::info!(%service, from = ?from, "a request for a service that runs nowhere");
         let now = now_ms();
         let mut u = lock(&self.unserved);
+        if u.len() >= MAX_UNSERVED && !u.contains_key(&(service.clone(), from.clone())) {
+            // A flood of names between two ticks: counted, not kept.
+            return;
+        }
         let e = u
             .entry((service.clone(), from.clone()))
             .or_insert_with(|| UnservedRequest {
@@ -1134,6 +1141,9 @@ impl Inner {
         let mut out = plan.decisions();
         {
             let mut holds = lock(&self.last_holds);
+            if holds.len() > MAX_UNSERVED {
+                holds.clear();
+            }
             for h in &plan.held {
                 let key = (h.service.clone(), h.node.clone());
                 if holds.get(&key) != Some(&h.reason) {
