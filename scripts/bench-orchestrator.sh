@@ -7,9 +7,11 @@
 #
 #   - first deploy → answering (cold: the image fetched from the repo by
 #     name; the same-run baseline of the figures below)
-#   - `picasso scale S 2` → the second replica running (listed)
-#   - a node stopped → its replica running again on another node (listed),
-#     and the survivors answering
+#   - `picasso scale S 2` → the second replica running (listed by the
+#     monitoring) and answering on its own host port
+#   - a node stopped (SIGTERM) → its replica running again on another node
+#     (listed), answering on its own host port, and both survivors'
+#     ingresses answering
 #   - on-demand: the first request for a service that runs nowhere → the
 #     service answering
 #

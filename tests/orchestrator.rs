@@ -273,6 +273,29 @@ fn replica_nodes(st: &Value) -> Vec<String> {
         .collect()
 }
 
+/// True when the replica of the service on `node` answers on its own host
+/// port (the block the orchestrator's `ports.json` gives the node, plus
+/// the replica number less one), not through any forwarder.
+fn replica_answers(dir: &Path, st: &Value, node: &str, marker: &str) -> anyhow::Result<bool> {
+    let Some(replica) = st["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"] == SERVICE)
+        .flat_map(|s| s["replicas"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["node"] == node)
+        .and_then(|r| r["replica"].as_u64())
+    else {
+        return Ok(false);
+    };
+    let ports: Value = serde_json::from_slice(&std::fs::read(dir.join("orch/ports.json"))?)?;
+    let base = ports[format!("{SERVICE}/{node}")]
+        .as_u64()
+        .context("no port block")?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], (base + replica - 1) as u16));
+    Ok(matches!(http_get(addr, "/index.html"), Ok((200, body)) if body.contains(marker)))
+}
+
 /// Every running container of the service on reachable nodes.
 fn containers(st: &Value) -> usize {
     st["nodes"]
@@ -544,6 +567,7 @@ fn scenario(
     wait_until(LONG, "one replica listed", || {
         Ok(replica_nodes(&status(&api)?).len() == 1)
     })?;
+    let before_scale = replica_nodes(&status(&api)?);
 
     // scale 2 → distinct nodes.
     let t = Instant::now();
@@ -553,10 +577,22 @@ fn scenario(
         Ok(on.len() == 2 && on.iter().collect::<BTreeSet<_>>().len() == 2)
     })?;
     let scaled = t.elapsed();
+    wait_until(LONG, "the new replica answering on its own port", || {
+        let st = status(&api)?;
+        let on = replica_nodes(&st);
+        Ok(match on.iter().find(|n| !before_scale.contains(n)) {
+            Some(n) => replica_answers(dir, &st, n, marker)?,
+            None => false,
+        })
+    })?;
+    let scaled_answering = t.elapsed();
 
     // A node hosting a replica stops: unreachable, replaced elsewhere.
-    let on = replica_nodes(&status(&api)?);
-    let victim = nodes.iter().position(|n| n.id == on[0]).context("victim")?;
+    let before_stop = replica_nodes(&status(&api)?);
+    let victim = nodes
+        .iter()
+        .position(|n| n.id == before_stop[0])
+        .context("victim")?;
     let t = Instant::now();
     nodes[victim].stop()?;
     let others: Vec<usize> = (0..nodes.len()).filter(|i| *i != victim).collect();
@@ -568,6 +604,15 @@ fn scenario(
             && others.iter().all(|i| on.contains(&nodes[*i].id)))
     })?;
     let replaced = t.elapsed();
+    wait_until(LONG, "the replacement answering on its own port", || {
+        let st = status(&api)?;
+        let on = replica_nodes(&st);
+        Ok(match on.iter().find(|n| !before_stop.contains(n)) {
+            Some(n) => replica_answers(dir, &st, n, marker)?,
+            None => false,
+        })
+    })?;
+    let replaced_answering = t.elapsed();
     for i in &others {
         wait_until(LONG, "the service answering on the survivors", || {
             Ok(answered(&nodes[*i], marker))
@@ -640,11 +685,15 @@ fn scenario(
         "orchestrator reaction times (process runtime, loopback, tick 300 ms, monitor 300 ms):\n  \
          first deploy → answering (cold, image fetched; baseline) {:>6.0} ms\n  \
          scale 1→2 → second replica running (listed)            {:>6.0} ms\n  \
+         scale 1→2 → second replica answering on its port       {:>6.0} ms\n  \
          node stopped → its replacement running (listed)        {:>6.0} ms\n  \
-         node stopped → both survivors answering                {:>6.0} ms",
+         node stopped → its replacement answering on its port   {:>6.0} ms\n  \
+         node stopped → both survivors' ingresses answering     {:>6.0} ms",
         first_deploy.as_secs_f64() * 1000.0,
         scaled.as_secs_f64() * 1000.0,
+        scaled_answering.as_secs_f64() * 1000.0,
         replaced.as_secs_f64() * 1000.0,
+        replaced_answering.as_secs_f64() * 1000.0,
         recovered.as_secs_f64() * 1000.0,
     );
     Ok(())
