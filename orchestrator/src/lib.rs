@@ -1,5 +1,6 @@
-//! `picasso-orchestrator`: the orchestrator's core — the service repo, the
-//! cluster view and the orchestration engine with its policies.
+//! `picasso-orchestrator`: the orchestrator — the service repo, the
+//! cluster view, the orchestration engine with its policies, the deployer,
+//! and the process that ties them together with its HTTP API.
 //!
 //! - [`spec`]: the service specification (the paper's `par`/`QoS` JSON),
 //!   validated; refusals name the field.
@@ -22,7 +23,8 @@
 //!   series and reachability per node and builds the [`view::ClusterView`].
 //!
 //! - [`state`]: the orchestrator's durable state (`state.json`): policy,
-//!   enrolled nodes, the operator's intent per service.
+//!   enrolled nodes, the operator's intent per service; and the host-port
+//!   book (`ports.json`).
 //! - [`server`]: the orchestrator process (`picasso orchestrator`): an
 //!   embedded forwarder, the repo served by name, monitoring, the tick
 //!   loop (view → plan → deployer) and the decision log.
