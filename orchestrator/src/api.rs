@@ -301,19 +301,41 @@ async fn route(inner: &Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Refus
     }
 }
 
-/// A blocking reader over the chunks of a streamed body.
+/// What the body task hands the blocking writer.
+#[derive(Debug)]
+enum Chunk {
+    Data(Bytes),
+    /// The body ended as its framing said it would.
+    End,
+    Failed(std::io::Error),
+}
+
+/// A blocking reader over the chunks of a streamed body. Only an explicit
+/// [`Chunk::End`] is the end: a sender dropped before it (the connection
+/// task cancelled at shutdown) is an error, so no truncated archive is
+/// ever stored.
 struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
     current: Bytes,
+    ended: bool,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
+                Some(Chunk::Data(b)) => self.current = b,
+                Some(Chunk::End) => self.ended = true,
+                Some(Chunk::Failed(e)) => return Err(e),
+                None => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "upload abandoned",
+                    ))
+                }
             }
         }
         let n = buf.len().min(self.current.len());
@@ -328,31 +350,35 @@ async fn put_image(
     tag: Option<String>,
     mut body: Incoming,
 ) -> Result<Resp, Refusal> {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(16);
     let repo = inner.repo.clone();
     let (n, t) = (name.clone(), tag.clone());
     let writer = tokio::task::spawn_blocking(move || {
         let mut reader = ChannelReader {
             rx,
             current: Bytes::new(),
+            ended: false,
         };
         repo.put_image(&n, t.as_deref(), &mut reader)
     });
     let mut bytes = 0u64;
     loop {
         match body.frame().await {
-            None => break,
+            None => {
+                let _ = tx.send(Chunk::End).await;
+                break;
+            }
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     bytes += data.len() as u64;
-                    if tx.send(Ok(data)).await.is_err() {
+                    if tx.send(Chunk::Data(data)).await.is_err() {
                         break;
                     }
                 }
             }
             Some(Err(e)) => {
                 let _ = tx
-                    .send(Err(std::io::Error::new(
+                    .send(Chunk::Failed(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         format!("upload broken after {bytes} bytes: {e}"),
                     )))
@@ -552,4 +578,61 @@ pub(crate) fn prometheus(inner: &Inner) -> String {
         ],
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(chunks: Vec<Chunk>) -> std::io::Result<Vec<u8>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(chunks.len() + 1);
+        for c in chunks {
+            tx.try_send(c).expect("room");
+        }
+        drop(tx);
+        let mut r = ChannelReader {
+            rx,
+            current: Bytes::new(),
+            ended: false,
+        };
+        let mut out = Vec::new();
+        r.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn only_an_explicit_end_ends_an_upload() {
+        let ok = read_all(vec![
+            Chunk::Data(Bytes::from_static(b"ab")),
+            Chunk::Data(Bytes::new()),
+            Chunk::Data(Bytes::from_static(b"c")),
+            Chunk::End,
+        ])
+        .unwrap();
+        assert_eq!(ok, b"abc");
+        let abandoned = read_all(vec![Chunk::Data(Bytes::from_static(b"ab"))]);
+        assert_eq!(
+            abandoned.unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+        let failed = read_all(vec![
+            Chunk::Data(Bytes::from_static(b"ab")),
+            Chunk::Failed(std::io::Error::other("cut")),
+        ]);
+        assert_eq!(failed.unwrap_err().to_string(), "cut");
+    }
+
+    #[test]
+    fn percent_decoding_refuses_bad_escapes() {
+        assert_eq!(percent_decode("a%2Fb%3A1").unwrap(), "a/b:1");
+        assert!(percent_decode("a%2")
+            .unwrap_err()
+            .reason
+            .starts_with("path"));
+        assert!(percent_decode("%ff")
+            .unwrap_err()
+            .reason
+            .starts_with("path"));
+        assert_eq!(label("a\"b\\"), "a\\\"b\\\\");
+    }
 }
