@@ -45,6 +45,8 @@ enum Command {
     Put(cmd::transfer::PutArgs),
     /// Fetch a name (pipelined) to stdout.
     Get(cmd::transfer::GetArgs),
+    /// Run a local test bed: an orchestrator and emulated Pis, with load.
+    Testbed(cmd::testbed::TestbedArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -70,6 +72,7 @@ fn main() -> std::process::ExitCode {
         Command::Put(args) => cmd::transfer::put(args),
         Command::Get(args) => cmd::transfer::get(args),
         Command::Bench { command } => cmd::bench::run(command),
+        Command::Testbed(args) => cmd::testbed::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

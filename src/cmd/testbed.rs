@@ -1,0 +1,76 @@
+//! `picasso testbed`: the local test bed (see the picasso-testbed crate).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use picasso_testbed::demo::{self, Options};
+
+/// Arguments of `picasso testbed`.
+#[derive(Args, Debug)]
+pub struct TestbedArgs {
+    /// Emulated Raspberry Pis (each a `picasso node` process).
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Seconds of load on the sample service.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Write the JSON summary here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Container runtime of the nodes: auto, docker or process.
+    #[arg(long, default_value = "auto")]
+    runtime: String,
+    /// CPUs of each emulated Pi (its containers' quota; 0: no quota).
+    #[arg(long, default_value_t = 0.4)]
+    cpus: f64,
+    /// RTT of every link in ms (0: no added latency).
+    #[arg(long, default_value_t = 5.0)]
+    rtt_ms: f64,
+    /// The orchestrator's policy: threshold, qos or on-demand.
+    #[arg(long, default_value = "threshold")]
+    policy: String,
+    /// Concurrent users of the load.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// Working directory (logs, keys, data); default a fresh temp dir.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Runs the test bed until done or interrupted (Ctrl-C stops every
+/// process and removes the containers).
+pub fn run(args: TestbedArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.nodes >= 1, "--nodes: at least 1");
+    anyhow::ensure!(args.duration >= 1, "--duration: at least 1 second");
+    anyhow::ensure!(args.users >= 1, "--users: at least 1");
+    anyhow::ensure!(
+        args.cpus >= 0.0 && args.cpus.is_finite(),
+        "--cpus: a number ≥ 0"
+    );
+    anyhow::ensure!(
+        args.rtt_ms >= 0.0 && args.rtt_ms.is_finite(),
+        "--rtt-ms: a number ≥ 0"
+    );
+    let opts = Options {
+        nodes: args.nodes,
+        duration: args.duration,
+        json: args.json,
+        runtime: args.runtime,
+        cpus: args.cpus,
+        rtt_ms: args.rtt_ms,
+        policy: args.policy,
+        users: args.users,
+        dir: args.dir,
+        bin: None,
+    };
+    let rt = super::runtime(2)?;
+    rt.block_on(async move {
+        tokio::select! {
+            r = demo::run(opts) => r.map(|_| ()),
+            _ = tokio::signal::ctrl_c() => {
+                // Dropping the run stops the cluster (processes, containers, cgroups).
+                anyhow::bail!("interrupted: the test bed was stopped and cleaned up")
+            }
+        }
+    })
+}
