@@ -436,6 +436,7 @@ impl Node {
             ip: config.monitor.ip.clone(),
             data_dir: config.data_dir.clone(),
             container_labels,
+            cgroup_parent: config.cgroup_parent.clone(),
             ..MonitorConfig::new(&config.id)
         };
         let monitor = match Monitor::start(
