@@ -47,6 +47,8 @@ enum Command {
     Get(cmd::transfer::GetArgs),
     /// Run a local test bed: an orchestrator and emulated Pis, with load.
     Testbed(cmd::testbed::TestbedArgs),
+    /// Run the paper's experiments on a test bed and write the report.
+    Experiments(cmd::testbed::ExperimentsArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -73,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Get(args) => cmd::transfer::get(args),
         Command::Bench { command } => cmd::bench::run(command),
         Command::Testbed(args) => cmd::testbed::run(args),
+        Command::Experiments(args) => cmd::testbed::experiments(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

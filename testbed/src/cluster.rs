@@ -62,6 +62,9 @@ pub struct ClusterConfig {
     pub policy: String,
     /// Orchestrator tick and monitoring interval, ms.
     pub tick_ms: u64,
+    /// Start the orchestrator (the experiments place replicas themselves
+    /// and run without one).
+    pub with_orchestrator: bool,
 }
 
 /// One running node.
@@ -296,7 +299,11 @@ impl Cluster {
 
         // Links: orchestrator–node and node–node (a line).
         let mut neighbors: Vec<Vec<String>> = vec![Vec::new(); ids.len() + 1]; // 0 = orchestrator
-        let mut pairs: Vec<(usize, usize)> = (1..=ids.len()).map(|i| (0, i)).collect();
+        let mut pairs: Vec<(usize, usize)> = if self.config.with_orchestrator {
+            (1..=ids.len()).map(|i| (0, i)).collect()
+        } else {
+            Vec::new()
+        };
         pairs.extend((1..ids.len()).map(|i| (i, i + 1)));
         let addr = |k: usize| if k == 0 { orch_udp } else { node_udp[k - 1] };
         let name = |k: usize| {
@@ -391,6 +398,17 @@ impl Cluster {
             });
         }
 
+        if !self.config.with_orchestrator {
+            for n in &mut self.nodes {
+                wait_ready(
+                    &mut n.child,
+                    &n.log,
+                    &format!("node {}", n.id),
+                    Duration::from_secs(30),
+                )?;
+            }
+            return Ok(());
+        }
         // The orchestrator.
         let api = free_tcp()?;
         let mut args: Vec<String> = vec![

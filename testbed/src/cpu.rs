@@ -85,6 +85,25 @@ pub struct NodeCgroup {
     usage: Option<PathBuf>,
     /// v2 reports µs in cpu.stat instead of ns in cpuacct.usage.
     v2: bool,
+    /// The cgroup's directory in the cpu controller (cpu.stat).
+    cpu_dir: PathBuf,
+    /// Its directory in the memory controller, when there is one.
+    mem_dir: Option<PathBuf>,
+}
+
+/// A snapshot of a node cgroup's counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CgroupSnapshot {
+    /// CPU time of everything in it, ns.
+    pub usage_ns: u64,
+    /// CFS periods elapsed and periods in which the quota ran out.
+    pub periods: u64,
+    /// Periods throttled.
+    pub throttled: u64,
+    /// Memory in use, bytes (0 when unknown).
+    pub memory_bytes: u64,
+    /// CPU time per child cgroup (one per container), ns.
+    pub children: Vec<(String, u64)>,
 }
 
 fn write(path: &Path, value: &str) -> Result<(), String> {
@@ -124,7 +143,12 @@ impl NodeCgroup {
                     }
                     _ => dir.join("cpuacct.usage"),
                 };
-                Ok((Some(usage), false))
+                Ok((
+                    Some(usage),
+                    false,
+                    dir.clone(),
+                    memory_v1(&h_mem_v1(), node),
+                ))
             }
             Hierarchy::V2(root) => {
                 let controllers =
@@ -138,17 +162,24 @@ impl NodeCgroup {
                 let dir = root.join(ROOT).join(node);
                 mkdir(&dir, &mut dirs)?;
                 write(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}"))?;
-                Ok((Some(dir.join("cpu.stat")), true))
+                Ok((
+                    Some(dir.join("cpu.stat")),
+                    true,
+                    dir.clone(),
+                    Some(dir.clone()),
+                ))
             }
         })();
         match result {
-            Ok((usage, v2)) => Ok(NodeCgroup {
+            Ok((usage, v2, cpu_dir, mem_dir)) => Ok(NodeCgroup {
                 node: node.to_owned(),
                 cpus,
                 parent,
                 dirs,
                 usage,
                 v2,
+                cpu_dir,
+                mem_dir,
             }),
             Err(e) => {
                 for d in dirs.iter().rev() {
@@ -172,6 +203,68 @@ impl NodeCgroup {
         }
     }
 
+    /// Reads every counter now.
+    pub fn snapshot(&self) -> CgroupSnapshot {
+        let mut s = CgroupSnapshot {
+            usage_ns: self.usage_ns().unwrap_or(0),
+            ..CgroupSnapshot::default()
+        };
+        let stat = std::fs::read_to_string(self.cpu_dir.join("cpu.stat")).unwrap_or_default();
+        for l in stat.lines() {
+            let mut f = l.split_whitespace();
+            match (f.next(), f.next().and_then(|v| v.parse::<u64>().ok())) {
+                (Some("nr_periods"), Some(v)) => s.periods = v,
+                (Some("nr_throttled"), Some(v)) => s.throttled = v,
+                _ => {}
+            }
+        }
+        if let Some(m) = &self.mem_dir {
+            let file = if self.v2 {
+                "memory.current"
+            } else {
+                "memory.usage_in_bytes"
+            };
+            s.memory_bytes = std::fs::read_to_string(m.join(file))
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+        }
+        // Children: the containers' cgroups.
+        let dir = match (&self.usage, self.v2) {
+            (Some(u), _) => u.parent().map(Path::to_path_buf),
+            _ => None,
+        };
+        if let Some(dir) = dir {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                        continue;
+                    }
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let ns = if self.v2 {
+                        std::fs::read_to_string(e.path().join("cpu.stat"))
+                            .ok()
+                            .and_then(|t| {
+                                t.lines()
+                                    .find_map(|l| l.strip_prefix("usage_usec "))
+                                    .and_then(|v| v.trim().parse::<u64>().ok())
+                            })
+                            .map(|us| us * 1000)
+                    } else {
+                        std::fs::read_to_string(e.path().join("cpuacct.usage"))
+                            .ok()
+                            .and_then(|t| t.trim().parse().ok())
+                    };
+                    if let Some(ns) = ns {
+                        s.children.push((name, ns));
+                    }
+                }
+            }
+        }
+        s.children.sort();
+        s
+    }
+
     /// Removes the directories this made (the engine must have removed its
     /// containers first; a busy cgroup is left and reported).
     pub fn remove(&self) -> Result<(), String> {
@@ -185,12 +278,40 @@ impl NodeCgroup {
                 errors.push(format!("{}: {e}", d.display()));
             }
         }
+        // The engine made the parent in its other controllers (memory,
+        // pids, …) too: remove those, leaving nothing behind.
+        if let Ok(mounts) = std::fs::read_to_string("/proc/mounts") {
+            for l in mounts.lines() {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if f.len() >= 3 && (f[2] == "cgroup" || f[2] == "cgroup2") {
+                    let root = Path::new(f[1]).join(ROOT);
+                    let _ = remove_tree(&root.join(&self.node));
+                    let _ = std::fs::remove_dir(&root);
+                }
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors.join("; "))
         }
     }
+}
+
+/// The v1 memory controller's mount point, if any.
+fn h_mem_v1() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 4 && f[2] == "cgroup" && f[3].split(',').any(|o| o == "memory"))
+            .then(|| PathBuf::from(f[1]))
+    })
+}
+
+/// The node's directory in the v1 memory controller (the engine makes it
+/// when it starts a container under the parent).
+fn memory_v1(mount: &Option<PathBuf>, node: &str) -> Option<PathBuf> {
+    mount.as_ref().map(|m| m.join(ROOT).join(node))
 }
 
 /// Removes an empty cgroup and any empty children the engine left.

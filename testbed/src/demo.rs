@@ -382,6 +382,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         link_delay: Duration::from_secs_f64(opts.rtt_ms.max(0.0) / 2000.0),
         policy: opts.policy.clone(),
         tick_ms: 1000,
+        with_orchestrator: true,
     })
     .await?;
     say(

@@ -9,6 +9,9 @@
 //! - [`services`]: the sample services' images and specs.
 //! - [`api`]: an HTTP JSON client for the orchestrator's API.
 //! - [`demo`]: `picasso testbed`, the guided run with its summary.
+//! - [`direct`]: signed commands and image publishing straight to nodes.
+//! - [`experiments`]: the paper's experiments and the report.
+//! - [`plot`]: PNG charts for the report.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,5 +20,8 @@ pub mod api;
 pub mod cluster;
 pub mod cpu;
 pub mod demo;
+pub mod direct;
+pub mod experiments;
 pub mod links;
+pub mod plot;
 pub mod services;
