@@ -271,10 +271,12 @@ impl NodeCgroup {
         let mut errors = Vec::new();
         // Deepest first; the shared ROOT may still hold other nodes.
         for d in self.dirs.iter().rev() {
+            if d.file_name().is_some_and(|n| n == ROOT) {
+                // Shared with the other nodes: only once it is empty.
+                let _ = std::fs::remove_dir(d);
+                continue;
+            }
             if let Err(e) = remove_tree(d) {
-                if d.file_name().is_some_and(|n| n == ROOT) {
-                    continue;
-                }
                 errors.push(format!("{}: {e}", d.display()));
             }
         }
@@ -377,7 +379,16 @@ mod tests {
         std::fs::remove_file(cpu.join("picasso-testbed/n1/cpuacct.usage")).unwrap();
         std::fs::remove_file(cpu.join("picasso-testbed/n1/cpu.cfs_quota_us")).unwrap();
         std::fs::remove_file(cpu.join("picasso-testbed/n1/cpu.cfs_period_us")).unwrap();
+        let g2 = NodeCgroup::create(&h, "n2", 0.4).unwrap();
         g.remove().unwrap();
+        assert!(
+            cpu.join("picasso-testbed/n2").exists(),
+            "another node's cgroup stays"
+        );
+        for f in ["cpu.cfs_quota_us", "cpu.cfs_period_us"] {
+            std::fs::remove_file(cpu.join("picasso-testbed/n2").join(f)).unwrap();
+        }
+        g2.remove().unwrap();
         assert!(!cpu.join("picasso-testbed").exists());
         assert!(NodeCgroup::create(&h, "n1", 0.0)
             .unwrap_err()

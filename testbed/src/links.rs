@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Datagrams a relay direction queues before dropping (a bounded link).
 const QUEUE: usize = 4096;
+/// Socket buffer size asked for (the kernel may cap it at rmem_max).
+const BUFFER: usize = 8 << 20;
 
 /// Counters of one link.
 #[derive(Debug, Default)]
@@ -60,8 +62,8 @@ impl Link {
         delay: Duration,
         cancel: CancellationToken,
     ) -> std::io::Result<Link> {
-        let sa = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
-        let sb = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+        let sa = Arc::new(relay_socket()?);
+        let sb = Arc::new(relay_socket()?);
         let counters = Arc::new(LinkCounters::default());
         let link = Link {
             a_side: sa.local_addr()?,
@@ -82,6 +84,19 @@ impl Link {
         spawn_direction(sb, b, sa, a, delay, counters, false, cancel);
         Ok(link)
     }
+}
+
+/// A relay socket on 127.0.0.1 with large buffers: a burst of image
+/// segments should queue in the relay (the link), not overflow a default
+/// 200 kB socket buffer.
+fn relay_socket() -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+    let _ = s.set_recv_buffer_size(BUFFER);
+    let _ = s.set_send_buffer_size(BUFFER);
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    UdpSocket::from_std(s.into())
 }
 
 /// One direction: datagrams from `from` arriving on `rx` leave `tx` for
