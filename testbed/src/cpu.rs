@@ -280,6 +280,17 @@ impl NodeCgroup {
                 errors.push(format!("{}: {e}", d.display()));
             }
         }
+        // The shared root goes with its last node, whoever made it.
+        for dir in [
+            Some(self.cpu_dir.as_path()),
+            self.usage.as_deref().and_then(Path::parent),
+        ] {
+            if let Some(root) = dir.and_then(Path::parent) {
+                if root.file_name().is_some_and(|n| n == ROOT) {
+                    let _ = std::fs::remove_dir(root);
+                }
+            }
+        }
         // The engine made the parent in its other controllers (memory,
         // pids, …) too: remove those, leaving nothing behind.
         if let Ok(mounts) = std::fs::read_to_string("/proc/mounts") {
