@@ -144,6 +144,9 @@ pub struct CostResult {
     pub probe_ms: f64,
     /// The whole deploy command, ms.
     pub total_ms: f64,
+    /// False when the image was already in the engine (other containers
+    /// on this machine used it), so nothing was fetched or loaded.
+    pub cold: bool,
 }
 
 /// Everything measured.
@@ -400,13 +403,23 @@ async fn placed_experiments(
         for s in samples {
             let svc = format!("cost-{}", s.image.replace(['/', ':', '.'], "-"));
             let tag = archive_tag(&s.archive).unwrap_or_default();
-            if runtime == RuntimeKind::Docker && !tag.is_empty() {
-                // A cold node: the image is not in the engine.
-                let _ = Command::new("docker")
-                    .args(["rmi", &tag])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
+            let mut cold = runtime != RuntimeKind::Docker || tag.is_empty();
+            if !cold {
+                // A cold node: the image is not in the engine (unless
+                // something else on this machine runs it).
+                let quiet = |args: &[&str]| {
+                    Command::new("docker")
+                        .args(args)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success())
+                };
+                quiet(&["rmi", &tag]);
+                cold = !quiet(&["image", "inspect", &tag]);
+                if !cold {
+                    say(t0, format!("Fig. 9 {}: {tag} is in use by other containers on this engine, so its fetch and load are not measured", label(&s.image)));
+                }
             }
             let last = cluster.nodes.last().context("nodes")?.id.clone();
             let reply = cmd.deploy(&last, &svc, &s.image, 1, extra(s)).await?;
@@ -421,6 +434,7 @@ async fn placed_experiments(
                 start_ms: f("startMs"),
                 probe_ms: f("probeMs"),
                 total_ms: f("totalMs"),
+                cold,
             };
             say(t0, format!("Fig. 9 {:<10} {:>9} bytes: fetch {:7.0} ms, load {:6.0}, create {:5.0}, start {:5.0}, first answer {:5.0}, total {:7.0} ms", c.image, c.bytes, c.fetch_ms, c.load_ms, c.create_ms, c.start_ms, c.probe_ms, c.total_ms));
             results.costs.push(c);
@@ -639,9 +653,15 @@ async fn engine_start(dir: &Path) -> anyhow::Result<f64> {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root)?;
     let sock = root.join("docker.sock");
+    // Its own (empty) configuration: the machine's daemon.json may set
+    // the very directories given here as flags.
+    let config = root.join("daemon.json");
+    std::fs::write(&config, "{}")?;
     let log = std::fs::File::create(root.join("dockerd.log"))?;
     let t = Instant::now();
     let mut child = tokio::process::Command::new("dockerd")
+        .arg("--config-file")
+        .arg(&config)
         .arg("--data-root")
         .arg(root.join("data"))
         .arg("--exec-root")
@@ -1001,8 +1021,13 @@ pub fn write_report(out: &Path, r: &Results) -> anyhow::Result<PathBuf> {
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                "| {}{} | {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
                 c.image,
+                if c.cold {
+                    ""
+                } else {
+                    " (image present: not fetched)"
+                },
                 c.bytes,
                 c.fetch_ms,
                 mbs,
