@@ -6,6 +6,7 @@ pub mod images;
 pub mod name;
 pub mod nfdc;
 pub mod node;
+pub mod orchestrator;
 pub mod packet;
 pub mod testbed;
 pub mod transfer;

@@ -49,6 +49,18 @@ enum Command {
     Testbed(cmd::testbed::TestbedArgs),
     /// Run the paper's experiments on a test bed and write the report.
     Experiments(cmd::testbed::ExperimentsArgs),
+    /// Run the orchestrator: repo, monitoring, engine, deployer, HTTP API.
+    Orchestrator(Box<cmd::orchestrator::OrchestratorArgs>),
+    /// Show nodes, services (replicas, QoS) and recent decisions.
+    Status(cmd::orchestrator::StatusArgs),
+    /// The orchestrator's service repo: add, list, remove.
+    Repo(cmd::orchestrator::RepoArgs),
+    /// Run a service (on a given node with --node).
+    Deploy(cmd::orchestrator::DeployArgs),
+    /// Keep a service at N replicas.
+    Scale(cmd::orchestrator::ScaleArgs),
+    /// The orchestrator's policy: set, get.
+    Policy(cmd::orchestrator::PolicyArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -60,7 +72,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The daemon reports faces and lifecycle; the tools only warnings.
     cmd::init_tracing(match cli.command {
-        Command::Fwd(_) | Command::Node(_) => "info",
+        Command::Fwd(_) | Command::Node(_) | Command::Orchestrator(_) => "info",
         _ => "warn",
     });
     let result = match cli.command {
@@ -73,6 +85,12 @@ fn main() -> std::process::ExitCode {
         Command::Keygen(args) => cmd::node::keygen(args),
         Command::Put(args) => cmd::transfer::put(args),
         Command::Get(args) => cmd::transfer::get(args),
+        Command::Orchestrator(args) => cmd::orchestrator::run(*args),
+        Command::Status(args) => cmd::orchestrator::status(args),
+        Command::Repo(args) => cmd::orchestrator::repo(args),
+        Command::Deploy(args) => cmd::orchestrator::deploy(args),
+        Command::Scale(args) => cmd::orchestrator::scale(args),
+        Command::Policy(args) => cmd::orchestrator::policy(args),
         Command::Bench { command } => cmd::bench::run(command),
         Command::Testbed(args) => cmd::testbed::run(args),
         Command::Experiments(args) => cmd::testbed::experiments(args),

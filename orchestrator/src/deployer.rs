@@ -301,8 +301,10 @@ pub struct Command {
     pub replicas: Vec<u32>,
 }
 
-/// The services' specs, by name (the repo in the orchestrator).
-pub type SpecLookup = Arc<dyn Fn(&str) -> Option<ServiceSpec> + Send + Sync>;
+/// The spec of a service as deployed on a node, by (service, node): the
+/// repo's spec, with the host port the orchestrator gives that node when
+/// the spec sets none.
+pub type SpecLookup = Arc<dyn Fn(&str, &str) -> Option<ServiceSpec> + Send + Sync>;
 
 /// Exponential wait after failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,6 +335,23 @@ struct State {
     decisions: VecDeque<Decision>,
     /// Measured repo → node bandwidth, MB/s (moving average).
     bandwidth: BTreeMap<NodeId, f64>,
+    counters: DeployerCounters,
+}
+
+/// What the deployer did since it started (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployerCounters {
+    /// Commands sent (deploy and remove, retries and clean-ups included).
+    pub commands: u64,
+    /// Commands the node carried out.
+    pub ok: u64,
+    /// Commands refused, failed or unanswered.
+    pub failed: u64,
+    /// Of the failures, those the node did not answer.
+    pub unreachable: u64,
+    /// Commands sent again for a pair or node whose last command failed.
+    pub retries: u64,
 }
 
 struct Inner {
@@ -489,8 +508,11 @@ impl Deployer {
     /// them and plans no second replica in their place.
     pub fn in_flight(&self) -> Vec<InFlight> {
         let st = self.lock();
-        st.pending
-            .iter()
+        // Replicas a reply confirmed but no report shows yet count too:
+        // without them the engine would plan the replica a second time
+        // in the gap between the reply and the node's next report.
+        let owed: BTreeSet<&ReplicaKey> = st.pending.iter().chain(st.deployed.keys()).collect();
+        owed.into_iter()
             .filter_map(|(s, n, r)| {
                 let p = st.desired.services.get(s)?.get(n)?.get(r)?;
                 Some(InFlight {
@@ -501,6 +523,34 @@ impl Deployer {
                 })
             })
             .collect()
+    }
+
+    /// Every desired replica `view` does not show running (sent, owed,
+    /// confirmed but not reported yet, or crashed and about to be started
+    /// again by [`Deployer::reconcile`]), plus [`Deployer::in_flight`]:
+    /// what the engine must count as coming, so it never plans a second
+    /// replica in the place of one the deployer still keeps.
+    pub fn owed(&self, view: &ClusterView) -> Vec<InFlight> {
+        let mut out = self.in_flight();
+        let st = self.lock();
+        for (service, node, replica, p) in st.desired.placements() {
+            let running = view
+                .nodes
+                .get(node)
+                .is_some_and(|n| n.replicas_of(service).any(|c| c.replica == Some(replica)));
+            let listed = out
+                .iter()
+                .any(|f| f.service == service && f.node == node && f.replica == replica);
+            if !running && !listed {
+                out.push(InFlight {
+                    service: service.to_owned(),
+                    node: node.to_owned(),
+                    replica,
+                    since_ms: p.since_ms,
+                });
+            }
+        }
+        out
     }
 
     /// The commands in flight now.
@@ -520,6 +570,11 @@ impl Deployer {
     /// The latest decisions applied, oldest first.
     pub fn decisions(&self) -> Vec<Decision> {
         self.lock().decisions.iter().cloned().collect()
+    }
+
+    /// The command counters so far.
+    pub fn counters(&self) -> DeployerCounters {
+        self.lock().counters
     }
 
     /// Repo → `node` bandwidth measured from image fetches, MB/s.
@@ -640,7 +695,7 @@ impl Deployer {
                     continue;
                 }
                 let (cmd, params) = if !missing.is_empty() {
-                    let Some(spec) = (self.inner.specs)(&service) else {
+                    let Some(spec) = (self.inner.specs)(&service, &node) else {
                         let result = CommandResult {
                             time_ms: now_ms,
                             verb: "deploy".to_owned(),
@@ -692,6 +747,9 @@ impl Deployer {
                         params,
                     )
                 };
+                if st.pair_backoff.contains_key(&pair) || st.node_backoff.contains_key(&node) {
+                    st.counters.retries += 1;
+                }
                 st.in_flight.insert(pair.clone(), (cmd.clone(), now_ms));
                 started.push(cmd.clone());
                 let me = self.clone();
@@ -881,6 +939,15 @@ impl Deployer {
 }
 
 fn push_result(st: &mut State, result: CommandResult, max: usize) {
+    st.counters.commands += 1;
+    if result.ok {
+        st.counters.ok += 1;
+    } else {
+        st.counters.failed += 1;
+        if result.error.as_deref() == Some("unreachable") {
+            st.counters.unreachable += 1;
+        }
+    }
     st.results.push_back(result);
     while st.results.len() > max {
         st.results.pop_front();

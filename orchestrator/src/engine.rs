@@ -496,7 +496,7 @@ impl Planner<'_> {
     /// Starts or restarts each service's idle timer: a service with
     /// requests (gateway demand, or requests reaching the orchestrator) is
     /// active now; one never seen starts its timer now.
-    fn track_activity(&mut self) {
+    pub(crate) fn track_activity(&mut self) {
         let mut active = std::collections::BTreeSet::new();
         for n in self.view.reachable() {
             for (s, d) in &n.demand {

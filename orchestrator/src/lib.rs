@@ -21,8 +21,13 @@
 //!   `/picasso/node/<id>/monitor`, verifies its signature, keeps a time
 //!   series and reachability per node and builds the [`view::ClusterView`].
 //!
-//! Not here yet: the orchestrator process that ties these into a tick loop,
-//! the HTTP API and the CLI.
+//! - [`state`]: the orchestrator's durable state (`state.json`): policy,
+//!   enrolled nodes, the operator's intent per service.
+//! - [`server`]: the orchestrator process (`picasso orchestrator`): an
+//!   embedded forwarder, the repo served by name, monitoring, the tick
+//!   loop (view → plan → deployer) and the decision log.
+//! - [`api`]: its HTTP JSON API and Prometheus `/metrics`.
+//! - [`client`]: a blocking client of that API for the CLI.
 //!
 //! ```text
 //!  /picasso/node/<id>/monitor ─► monitoring (verify) ─► view::ClusterView ─┐
@@ -36,9 +41,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod client;
 pub mod deployer;
 pub mod engine;
 pub mod monitoring;
 pub mod repo;
+pub mod server;
 pub mod spec;
+pub mod state;
 pub mod view;

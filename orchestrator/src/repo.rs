@@ -196,7 +196,7 @@ fn sync_dir(dir: &Path) -> Result<(), RepoError> {
 }
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync dir.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RepoError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RepoError> {
     let tmp = temp_beside(path);
     let result = (|| {
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;

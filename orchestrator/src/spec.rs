@@ -6,7 +6,7 @@
 //! ```text
 //! { "par": { "serviceName": "S1", "imageName": "armhfbuild/nginx", "imageSize": "368",
 //!            "maxUsers": "50", "startUpTime": "5",
-//!            + "port_container": 80, "cpu": "0.5", "memory": "64m", "env": {…},
+//!            + "port_host": 8002, "port_container": 80, "cpu": "0.5", "memory": "64m", "env": {…},
 //!            + "command": […], "healthPath": "/", "replicas": { "min": 1, "max": 8 } },
 //!   "QoS": { "responseTime": "5", "availability": "99.99", "numUsers": "100" } }
 //! ```
@@ -134,7 +134,8 @@ fn required<'a>(
 }
 
 /// The keys of `par` handed to the agent's descriptor validation.
-const DESCRIPTOR_KEYS: [&str; 6] = [
+const DESCRIPTOR_KEYS: [&str; 7] = [
+    "port_host",
     "port_container",
     "cpu",
     "memory",

@@ -150,7 +150,7 @@ fn specs(list: Vec<ServiceSpec>) -> SpecLookup {
         .into_iter()
         .map(|s| (s.service_name.clone(), s))
         .collect();
-    Arc::new(move |name: &str| map.get(name).cloned())
+    Arc::new(move |name: &str, _node: &str| map.get(name).cloned())
 }
 
 fn s1() -> ServiceSpec {
@@ -264,12 +264,15 @@ async fn deploys_a_plan_on_two_nodes_without_duplicates() {
     assert_eq!(on_n2.replicas, [1, 2]);
     assert_eq!(on_n2.container_ids.len(), 2);
 
-    // The view has not caught up: confirmations stand, nothing re-sent.
+    // The view has not caught up: confirmations stand, nothing re-sent,
+    // and the confirmed replicas still count as owed for the engine (so
+    // it plans none of them again before a report shows them).
     assert!(d.reconcile(&view, now_ms()).is_empty());
-    assert!(d.in_flight().is_empty());
-    // A fresh view: nothing differs.
+    assert_eq!(d.in_flight().len(), 3, "{:?}", d.in_flight());
+    // A fresh view: nothing differs, nothing owed.
     let t = now_ms() + 1;
     assert!(d.reconcile(&view_of(&[&n1, &n2], t).await, t).is_empty());
+    assert!(d.in_flight().is_empty());
     assert_eq!((n1.creates(), n2.creates()), (1, 2));
 }
 
@@ -311,6 +314,10 @@ async fn an_unreachable_node_is_retried_with_backoff_and_completes() {
     assert!(d.recent_results().last().unwrap().ok);
     assert_eq!(d.retry_at("n1"), None);
     assert_eq!(n1.containers().await, [("S1".to_owned(), 1, true)]);
+    // Owed until a report shows it.
+    assert_eq!(d.in_flight().len(), 1);
+    let t = now_ms() + 1;
+    d.reconcile(&view_of(&[&n1], t).await, t);
     assert!(d.in_flight().is_empty());
 }
 

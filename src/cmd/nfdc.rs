@@ -26,6 +26,13 @@ pub struct Opts {
     json: bool,
 }
 
+impl Opts {
+    /// Options for the forwarder at `fwd`.
+    pub fn new(fwd: String, json: bool) -> Self {
+        Self { fwd, json }
+    }
+}
+
 /// The management commands (flattened into `picasso`'s subcommands).
 #[derive(Subcommand, Debug)]
 pub enum NfdcCommand {
@@ -60,7 +67,10 @@ pub enum NfdcCommand {
         #[command(flatten)]
         opts: Opts,
     },
-    /// Show the forwarder's general status (and the router's, when one runs).
+    /// Show the forwarder's general status (and the router's, when one
+    /// runs). Reached as `picasso status --fwd FACE` (`picasso status`
+    /// alone is the orchestrator's).
+    #[command(skip)]
     Status {
         #[command(flatten)]
         opts: Opts,

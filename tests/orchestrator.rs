@@ -1,0 +1,727 @@
+//! End-to-end tests of `picasso orchestrator` and its CLI with real
+//! processes on 127.0.0.1: an orchestrator and three `picasso node
+//! --runtime process`, linked by UDP neighbours (each node names the
+//! orchestrator's UDP address), each with its own data dir and ports.
+//!
+//! The service runs as a local process (`python3 -m http.server`, bound
+//! to the `$HOST`/`$PORT` the process runtime gives it); its "image" is a
+//! small `docker save`-shaped archive the nodes fetch from the repo by
+//! name, as they would a real one.
+//!
+//! - `repo add` → nothing runs (the spec's minimum is 0) → `deploy` → a
+//!   request to another node's HTTP ingress is answered by the service;
+//! - `scale S 2` puts the replicas on distinct nodes;
+//! - a node stopped: `status --json` shows it unreachable and its replica
+//!   comes back on the third node, answering;
+//! - the orchestrator restarted on the same data dir resumes: no new
+//!   deployment, no duplicate replica;
+//! - bad specs and API input are refused naming the field, non-zero exit.
+//!
+//! It prints the reaction times it observed (scale → the new replica
+//! answering, node stopped → its replacement answering) beside the cold
+//! first deployment of the run.
+
+#![forbid(unsafe_code)]
+
+#[path = "support/fwd.rs"]
+mod fwd;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use fwd::{run, wait_until, Proc};
+use serde_json::{json, Value};
+
+const SERVICE: &str = "orchweb";
+const IMAGE: &str = "orch-test-web";
+const LONG: Duration = Duration::from_secs(90);
+
+/// A running `picasso node` and where it listens.
+struct NodeProc {
+    id: String,
+    proc: Option<Proc>,
+    http: SocketAddr,
+}
+
+/// A running orchestrator.
+struct OrchProc {
+    proc: Proc,
+    api: String,
+}
+
+fn field(line: &str, k: &str) -> anyhow::Result<String> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(k))
+        .map(str::to_owned)
+        .with_context(|| format!("no {k} in {line:?}"))
+}
+
+fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn keygen(path: &Path) -> anyhow::Result<()> {
+    run(
+        &["keygen", "--out", &path.display().to_string()],
+        Duration::from_secs(10),
+    )?;
+    Ok(())
+}
+
+/// A base port with a free block of 128 ports above it.
+fn free_port_base() -> anyhow::Result<u16> {
+    for _ in 0..200 {
+        let base = 30_000 + (rand_u16() % 300) * 100;
+        let free = (0..128).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if free {
+            return Ok(base);
+        }
+    }
+    anyhow::bail!("no free block of 128 ports")
+}
+
+fn rand_u16() -> u16 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (t ^ std::process::id()) as u16
+}
+
+fn start_orchestrator(dir: &Path, udp_port: u16, enroll: &[String]) -> anyhow::Result<OrchProc> {
+    start_orchestrator_with(dir, udp_port, enroll, &[])
+}
+
+fn start_orchestrator_with(
+    dir: &Path,
+    udp_port: u16,
+    enroll: &[String],
+    extra: &[&str],
+) -> anyhow::Result<OrchProc> {
+    let config = dir.join("orch.toml");
+    if !config.exists() {
+        // Replicas get host ports from a block free now (the config file
+        // is the one way to set it; the flags override the rest).
+        std::fs::write(
+            &config,
+            format!("port-base = {}\ntick-ms = 5000\n", free_port_base()?),
+        )?;
+    }
+    let config_s = config.display().to_string();
+    let data = dir.join("orch");
+    let (data_s, key_s) = (
+        data.display().to_string(),
+        dir.join("orch.key").display().to_string(),
+    );
+    let unix = dir.join("orch.sock").display().to_string();
+    let udp = format!("127.0.0.1:{udp_port}");
+    let mut args = vec![
+        "orchestrator",
+        "--config",
+        &config_s,
+        "--data-dir",
+        &data_s,
+        "--key",
+        &key_s,
+        "--api",
+        "127.0.0.1:0",
+        "--fwd-unix",
+        &unix,
+        "--fwd-tcp",
+        "",
+        "--fwd-udp",
+        &udp,
+        "--tick-ms",
+        "300",
+        "--monitor-interval-ms",
+        "300",
+    ];
+    for e in enroll {
+        args.push("--enroll");
+        args.push(e);
+    }
+    args.extend_from_slice(extra);
+    let proc = Proc::start(&args, &[("RUST_LOG", "info")])?;
+    let line = proc.line(Duration::from_secs(30))?;
+    ensure!(line.starts_with("ready orchestrator="), "{line:?}");
+    Ok(OrchProc {
+        api: format!("http://{}", field(&line, "api=")?),
+        proc,
+    })
+}
+
+fn start_node(dir: &Path, id: &str, orch_udp: u16) -> anyhow::Result<NodeProc> {
+    let home = dir.join(id);
+    std::fs::create_dir_all(&home)?;
+    let s = |p: PathBuf| p.display().to_string();
+    let (data, key, orch_key, unix) = (
+        s(home.clone()),
+        s(dir.join(format!("{id}.key"))),
+        s(dir.join("orch.key.pub")),
+        s(home.join("fwd.sock")),
+    );
+    let neighbor = format!("udp://127.0.0.1:{orch_udp}");
+    let args = [
+        "node",
+        "--id",
+        id,
+        "--data-dir",
+        &data,
+        "--key",
+        &key,
+        "--orchestrator-key",
+        &orch_key,
+        "--runtime",
+        "process",
+        "--fwd-unix",
+        &unix,
+        "--fwd-tcp",
+        "",
+        "--fwd-udp",
+        "127.0.0.1:0",
+        "--fwd-neighbor",
+        &neighbor,
+        "--http",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+        "--ip",
+        "127.0.0.1",
+        "--monitor-interval-ms",
+        "300",
+    ];
+    let proc = Proc::start(&args, &[("RUST_LOG", "info")])?;
+    let line = proc.line(Duration::from_secs(30))?;
+    ensure!(line.starts_with("ready node="), "{line:?}");
+    Ok(NodeProc {
+        id: id.to_owned(),
+        http: field(&line, "http=")?.parse()?,
+        proc: Some(proc),
+    })
+}
+
+impl NodeProc {
+    /// SIGTERM: the node stops and the process runtime kills its replicas.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut p) = self.proc.take() {
+            let st = p.terminate(Duration::from_secs(20))?;
+            ensure!(st.success(), "node {} exited {st}", self.id);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        // A clean stop kills the replicas too (SIGKILL would orphan them).
+        let _ = self.stop();
+    }
+}
+
+/// `GET path`: (status, body).
+fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let (head, body) = text.split_once("\r\n\r\n").context("no header end")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .context("no status")?
+        .parse()?;
+    Ok((status, body.to_owned()))
+}
+
+/// True when `node`'s ingress answers the service with the marker.
+fn answered(node: &NodeProc, marker: &str) -> bool {
+    matches!(http_get(node.http, &format!("/{SERVICE}/index.html")),
+        Ok((200, body)) if body.contains(marker))
+}
+
+/// `picasso ARGS --api API`: Ok(stdout) or Err(stderr).
+fn cli(api: &str, args: &[&str]) -> Result<String, String> {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--api", api]);
+    run(&all, Duration::from_secs(60))
+        .map(|o| String::from_utf8_lossy(&o).into_owned())
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn status(api: &str) -> anyhow::Result<Value> {
+    let out = cli(api, &["status", "--json", "--decisions", "200"]).map_err(anyhow::Error::msg)?;
+    Ok(serde_json::from_str(&out)?)
+}
+
+/// The nodes running a replica of the service, per `status --json`.
+fn replica_nodes(st: &Value) -> Vec<String> {
+    st["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"] == SERVICE)
+        .flat_map(|s| s["replicas"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["node"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every running container of the service on reachable nodes.
+fn containers(st: &Value) -> usize {
+    st["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["reachable"] == true)
+        .flat_map(|n| n["containers"].as_array().cloned().unwrap_or_default())
+        .filter(|c| c["service"] == SERVICE && c["running"] == true)
+        .count()
+}
+
+fn node_reachable(st: &Value, id: &str) -> Option<bool> {
+    st["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["id"] == id)
+        .and_then(|n| n["reachable"].as_bool())
+}
+
+/// A minimal `docker save` archive (manifest.json and a config blob).
+fn write_archive(path: &Path) -> anyhow::Result<()> {
+    let mut b = tar::Builder::new(Vec::new());
+    let manifest = r#"[{"Config":"cfg.json","RepoTags":["picasso/orch-test-web:1"],"Layers":[]}]"#;
+    for (name, data) in [
+        ("manifest.json", manifest.as_bytes().to_vec()),
+        ("cfg.json", vec![b' '; 20_000]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, &data[..])?;
+    }
+    std::fs::write(path, b.into_inner()?)?;
+    Ok(())
+}
+
+/// The python interpreter itself, not a launcher script that would fork
+/// it: stopping a replica must stop the server.
+fn python_executable() -> anyhow::Result<String> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .context("python3 is needed to run the test service")?;
+    let python = String::from_utf8(out.stdout)?.trim().to_owned();
+    ensure!(!python.is_empty(), "python3 gives no sys.executable");
+    Ok(python)
+}
+
+fn write_spec(path: &Path, www: &Path, python: &str) -> anyhow::Result<()> {
+    let spec = json!({
+        "par": {
+            "serviceName": SERVICE, "imageName": IMAGE, "imageSize": "1",
+            "maxUsers": "20", "startUpTime": "1",
+            "command": ["sh", "-c", format!(
+                "exec '{python}' -m http.server \"$PORT\" --bind \"$HOST\" --directory '{}'",
+                www.display())],
+            "healthPath": "/",
+            "replicas": {"min": 0, "max": 4}
+        },
+        "QoS": {"responseTime": "2", "availability": "99", "numUsers": "1"}
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&spec)?)?;
+    Ok(())
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What the processes said, for a failure's message.
+fn diagnostics(orch: &OrchProc, nodes: &[NodeProc]) -> String {
+    let mut s = format!(
+        "status: {}\n--- orchestrator stderr:\n{}",
+        status(&orch.api)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|e| e.to_string()),
+        tail(&orch.proc.stderr_text(), 40)
+    );
+    for n in nodes {
+        if let Some(p) = &n.proc {
+            s.push_str(&format!(
+                "\n--- node {} stderr:\n{}",
+                n.id,
+                tail(&p.stderr_text(), 25)
+            ));
+        }
+    }
+    s
+}
+
+/// Kills, when dropped, every process whose command line holds `marker`
+/// (the test's own temp dir): a stopped node leaves its process-runtime
+/// replicas running, so the test reaps the servers it caused itself.
+struct Reaper {
+    marker: String,
+}
+
+impl Reaper {
+    fn pids(&self) -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| *pid != std::process::id())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains(&self.marker))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn orchestrator_deploys_scales_recovers_and_resumes() -> anyhow::Result<()> {
+    let python = python_executable()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let _reaper = Reaper {
+        marker: www.display().to_string(),
+    };
+    let marker = format!("orchestrated-{}", std::process::id());
+    std::fs::write(www.join("index.html"), format!("<p>{marker}</p>\n"))?;
+    let (spec, archive) = (dir.join("spec.json"), dir.join("image.tar"));
+    write_spec(&spec, &www, &python)?;
+    write_archive(&archive)?;
+
+    keygen(&dir.join("orch.key"))?;
+    let ids = ["n1", "n2", "n3"];
+    let mut enroll = Vec::new();
+    for id in ids {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator(dir, orch_udp, &enroll)?;
+    let mut nodes: Vec<NodeProc> = ids
+        .iter()
+        .map(|id| start_node(dir, id, orch_udp))
+        .collect::<anyhow::Result<_>>()?;
+    let result = scenario(
+        dir, &spec, &archive, &marker, &ids, orch_udp, &mut orch, &mut nodes,
+    );
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scenario(
+    dir: &Path,
+    spec: &Path,
+    archive: &Path,
+    marker: &str,
+    ids: &[&str],
+    orch_udp: u16,
+    orch: &mut OrchProc,
+    nodes: &mut [NodeProc],
+) -> anyhow::Result<()> {
+    let api = orch.api.clone();
+
+    wait_until(LONG, "every node reachable", || {
+        let st = status(&api)?;
+        Ok(ids.iter().all(|id| node_reachable(&st, id) == Some(true)))
+    })?;
+
+    // Bad input is refused, naming the field.
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        br#"{"par":{"serviceName":"x","imageName":"i","imageSize":"1","maxUsers":true,"startUpTime":"1"},
+             "QoS":{"responseTime":"1","availability":"99","numUsers":"1"}}"#,
+    )?;
+    let e = cli(&api, &["repo", "add", "--spec", &bad.display().to_string()]).unwrap_err();
+    ensure!(e.contains("par.maxUsers") && e.contains("400"), "{e}");
+    let e = cli(&api, &["deploy", "nosuch"]).unwrap_err();
+    ensure!(e.contains("service") && e.contains("nosuch"), "{e}");
+    let e = cli(&api, &["policy", "set", "fastest"]).unwrap_err();
+    ensure!(e.contains("name") && e.contains("fastest"), "{e}");
+    let client = picasso_orchestrator::client::ApiClient::new(&api)?;
+    for (path, body, want) in [
+        (
+            "/api/scale",
+            json!({"service": SERVICE, "replicas": "many"}),
+            "replicas",
+        ),
+        ("/api/scale", json!({"replicas": 1}), "service"),
+        ("/api/nodes", json!({"id": "n9", "key": "zz"}), "key"),
+        ("/api/deploy", json!({"service": 7}), "service"),
+    ] {
+        match client.post(path, &body) {
+            Err(picasso_orchestrator::client::ClientError::Refused { status, reason }) => {
+                ensure!(
+                    status == 400 || status == 404,
+                    "{path} {body}: {status} {reason}"
+                );
+                ensure!(reason.starts_with(want), "{path} {body}: {reason}");
+            }
+            other => anyhow::bail!("{path} {body}: not refused: {other:?}"),
+        }
+    }
+
+    // The spec and its image; min 0: nothing runs until `deploy`.
+    cli(
+        &api,
+        &[
+            "repo",
+            "add",
+            "--spec",
+            &spec.display().to_string(),
+            "--image",
+            &archive.display().to_string(),
+        ],
+    )
+    .map_err(anyhow::Error::msg)?;
+    let listed = cli(&api, &["repo", "list"]).map_err(anyhow::Error::msg)?;
+    ensure!(
+        listed.contains(SERVICE) && listed.contains(IMAGE),
+        "{listed}"
+    );
+    let ticks = |api: &str| -> anyhow::Result<f64> {
+        let text = picasso_orchestrator::client::ApiClient::new(api)?.get_text("/metrics")?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("picasso_orchestrator_ticks_planned_total "))
+            .context("no ticks_planned_total")?
+            .trim()
+            .parse::<f64>()
+            .context("ticks")
+    };
+    let t0 = ticks(&api)?;
+    wait_until(LONG, "five ticks", || Ok(ticks(&api)? >= t0 + 5.0))?;
+    ensure!(
+        replica_nodes(&status(&api)?).is_empty(),
+        "deployed before asked"
+    );
+
+    // deploy → a request to a node answered (through routing, whichever
+    // node runs it).
+    let t = Instant::now();
+    cli(&api, &["deploy", SERVICE]).map_err(anyhow::Error::msg)?;
+    wait_until(LONG, "the service answering at n3's ingress", || {
+        Ok(answered(&nodes[2], marker))
+    })?;
+    let first_deploy = t.elapsed();
+    wait_until(LONG, "one replica listed", || {
+        Ok(replica_nodes(&status(&api)?).len() == 1)
+    })?;
+
+    // scale 2 → distinct nodes.
+    let t = Instant::now();
+    cli(&api, &["scale", SERVICE, "2"]).map_err(anyhow::Error::msg)?;
+    wait_until(LONG, "two replicas on distinct nodes", || {
+        let on = replica_nodes(&status(&api)?);
+        Ok(on.len() == 2 && on.iter().collect::<BTreeSet<_>>().len() == 2)
+    })?;
+    let scaled = t.elapsed();
+
+    // A node hosting a replica stops: unreachable, replaced elsewhere.
+    let on = replica_nodes(&status(&api)?);
+    let victim = nodes.iter().position(|n| n.id == on[0]).context("victim")?;
+    let t = Instant::now();
+    nodes[victim].stop()?;
+    let others: Vec<usize> = (0..nodes.len()).filter(|i| *i != victim).collect();
+    wait_until(LONG, "the replica replaced on the other nodes", || {
+        let st = status(&api)?;
+        let on = replica_nodes(&st);
+        Ok(node_reachable(&st, &nodes[victim].id) == Some(false)
+            && on.len() == 2
+            && others.iter().all(|i| on.contains(&nodes[*i].id)))
+    })?;
+    let replaced = t.elapsed();
+    for i in &others {
+        wait_until(LONG, "the service answering on the survivors", || {
+            Ok(answered(&nodes[*i], marker))
+        })?;
+    }
+    let recovered = t.elapsed();
+    let st = status(&api)?;
+    let why =
+        st["decisions"].as_array().into_iter().flatten().any(|d| {
+            d["action"] == "deploy" && d["reason"].as_str().unwrap_or("").contains("lost")
+        });
+    ensure!(
+        why,
+        "no decision says the replica was lost: {}",
+        st["decisions"]
+    );
+    let human = cli(&api, &["status"]).map_err(anyhow::Error::msg)?;
+    ensure!(human.contains("NO") && human.contains(SERVICE), "{human}");
+
+    // The orchestrator restarts on its data dir: no new deployment, no
+    // duplicate.
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    *orch = start_orchestrator(dir, orch_udp, &[])?;
+    let api = orch.api.clone();
+    let t0 = ticks(&api)?;
+    wait_until(LONG, "ten ticks after the restart", || {
+        Ok(ticks(&api)? >= t0 + 10.0)
+    })?;
+    let st = status(&api)?;
+    ensure!(replica_nodes(&st).len() == 2, "{}", st["services"]);
+    ensure!(containers(&st) == 2, "duplicates: {}", st["nodes"]);
+    let deploys = st["decisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["action"] == "deploy")
+        .count();
+    ensure!(
+        deploys == 0,
+        "deployed after the restart: {}",
+        st["decisions"]
+    );
+    for i in &others {
+        ensure!(
+            answered(&nodes[*i], marker),
+            "not answering after the restart"
+        );
+    }
+
+    println!(
+        "orchestrator reaction times (process runtime, loopback, tick 300 ms, monitor 300 ms):\n  \
+         first deploy → answering (cold, image fetched; baseline) {:>6.0} ms\n  \
+         scale 1→2 → second replica running (listed)            {:>6.0} ms\n  \
+         node stopped → its replacement running (listed)        {:>6.0} ms\n  \
+         node stopped → both survivors answering                {:>6.0} ms",
+        first_deploy.as_secs_f64() * 1000.0,
+        scaled.as_secs_f64() * 1000.0,
+        replaced.as_secs_f64() * 1000.0,
+        recovered.as_secs_f64() * 1000.0,
+    );
+    Ok(())
+}
+
+/// `on-demand`: a request for a service that runs nowhere reaches the
+/// orchestrator (its `/picasso/svc` route), is answered with a Nack and
+/// recorded; the policy deploys the service and the retried request is
+/// answered by it.
+#[test]
+fn a_request_for_a_service_that_runs_nowhere_deploys_it_on_demand() -> anyhow::Result<()> {
+    let python = python_executable()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let _reaper = Reaper {
+        marker: www.display().to_string(),
+    };
+    let marker = format!("on-demand-{}", std::process::id());
+    std::fs::write(www.join("index.html"), format!("<p>{marker}</p>\n"))?;
+    let (spec, archive) = (dir.join("spec.json"), dir.join("image.tar"));
+    write_spec(&spec, &www, &python)?;
+    write_archive(&archive)?;
+    keygen(&dir.join("orch.key"))?;
+    let ids = ["d1", "d2"];
+    let mut enroll = Vec::new();
+    for id in ids {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator_with(dir, orch_udp, &enroll, &["--policy", "on-demand"])?;
+    let api = orch.api.clone();
+    let mut nodes: Vec<NodeProc> = ids
+        .iter()
+        .map(|id| start_node(dir, id, orch_udp))
+        .collect::<anyhow::Result<_>>()?;
+    let result = (|| -> anyhow::Result<()> {
+        wait_until(LONG, "every node reachable", || {
+            let st = status(&api)?;
+            Ok(ids.iter().all(|id| node_reachable(&st, id) == Some(true)))
+        })?;
+        cli(
+            &api,
+            &[
+                "repo",
+                "add",
+                "--spec",
+                &spec.display().to_string(),
+                "--image",
+                &archive.display().to_string(),
+            ],
+        )
+        .map_err(anyhow::Error::msg)?;
+        ensure!(
+            cli(&api, &["policy", "get"])
+                .map_err(anyhow::Error::msg)?
+                .trim()
+                == "on-demand"
+        );
+        ensure!(replica_nodes(&status(&api)?).is_empty(), "deployed unasked");
+        let t = Instant::now();
+        wait_until(LONG, "the service deployed on demand and answering", || {
+            Ok(answered(&nodes[1], &marker))
+        })?;
+        let reacted = t.elapsed();
+        let st = status(&api)?;
+        let why = st["decisions"].as_array().into_iter().flatten().any(|d| {
+            d["action"] == "deploy" && d["reason"].as_str().unwrap_or("").contains("runs nowhere")
+        });
+        ensure!(why, "no on-demand decision: {}", st["decisions"]);
+        let metrics = picasso_orchestrator::client::ApiClient::new(&api)?.get_text("/metrics")?;
+        let unserved = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("picasso_orchestrator_unserved_requests_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .context("no unserved_requests_total")?;
+        ensure!(unserved >= 1.0, "{metrics}");
+        println!(
+            "on-demand: first request → the service answering {:.0} ms ({unserved} requests reached the orchestrator)",
+            reacted.as_secs_f64() * 1000.0
+        );
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
+}
