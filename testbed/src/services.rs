@@ -48,7 +48,7 @@ fn spec(
     size_mb: u64,
     max_users: u32,
     command: Option<Vec<String>>,
-    cpu: Option<f64>,
+    min_replicas: u32,
 ) -> Value {
     let mut par = json!({
         "serviceName": name,
@@ -58,7 +58,7 @@ fn spec(
         "startUpTime": "2",
         "port_container": "80",
         "healthPath": "/index.html",
-        "replicas": { "min": 1, "max": 8 },
+        "replicas": { "min": min_replicas, "max": 8 },
     });
     if let Some(c) = command {
         par["command"] = json!(c);
@@ -66,12 +66,9 @@ fn spec(
             m.remove("port_container");
         }
     }
-    if let Some(c) = cpu {
-        par["cpu"] = json!(c.to_string());
-    }
     json!({
         "par": par,
-        "QoS": { "responseTime": "0.5", "availability": "99.9", "numUsers": "200" },
+        "QoS": { "responseTime": "0.5", "availability": "99", "numUsers": "100" },
     })
 }
 
@@ -115,7 +112,7 @@ pub fn prepare(
                     name: svc.into(),
                     image: image.into(),
                     archive,
-                    spec: spec(svc, image, size, max_users, None, None),
+                    spec: spec(svc, image, size, max_users, None, u32::from(svc == "S1")),
                     path: "/index.html".into(),
                 });
             }
@@ -144,7 +141,7 @@ pub fn prepare(
                 name: "S1".into(),
                 image: "httpd-process".into(),
                 archive,
-                spec: spec("S1", "httpd-process", size, 50, Some(command), None),
+                spec: spec("S1", "httpd-process", size, 50, Some(command), 1),
                 path: "/index.html".into(),
             }])
         }
