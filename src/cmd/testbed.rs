@@ -35,6 +35,10 @@ pub struct TestbedArgs {
     /// Working directory (logs, keys, data); default a fresh temp dir.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Node ids are PREFIX1, PREFIX2, … (two test beds on one machine
+    /// need distinct prefixes).
+    #[arg(long, default_value = "pi")]
+    node_prefix: String,
 }
 
 /// Runs the test bed until done or interrupted (Ctrl-C stops every
@@ -62,6 +66,7 @@ pub fn run(args: TestbedArgs) -> anyhow::Result<()> {
         users: args.users,
         dir: args.dir,
         bin: None,
+        node_prefix: args.node_prefix,
     };
     let rt = super::runtime(2)?;
     rt.block_on(async move {

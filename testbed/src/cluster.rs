@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -65,6 +66,9 @@ pub struct ClusterConfig {
     /// Start the orchestrator (the experiments place replicas themselves
     /// and run without one).
     pub with_orchestrator: bool,
+    /// Node ids are `<prefix>1`, `<prefix>2`, … (default `pi`); distinct
+    /// prefixes let two test beds share one machine and Docker engine.
+    pub node_prefix: String,
 }
 
 /// One running node.
@@ -135,6 +139,9 @@ fn spawn(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<Child> {
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
+        // Its own process group: stopping the test bed signals the group,
+        // so service processes a node started go with it.
+        .process_group(0)
         .spawn()
         .with_context(|| format!("cannot start {}", bin.display()))
 }
@@ -196,8 +203,8 @@ pub fn remove_node_containers(id: &str) {
 
 impl Cluster {
     /// The node ids of a test bed of `n` nodes.
-    pub fn node_ids(n: usize) -> Vec<String> {
-        (1..=n).map(|i| format!("pi{i}")).collect()
+    pub fn node_ids(prefix: &str, n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("{prefix}{i}")).collect()
     }
 
     /// Starts everything; on failure, stops what was started.
@@ -206,7 +213,16 @@ impl Cluster {
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("cannot create {}", config.dir.display()))?;
         let dir = config.dir.canonicalize()?;
-        let ids = Self::node_ids(config.nodes);
+        anyhow::ensure!(
+            !config.node_prefix.is_empty()
+                && config
+                    .node_prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "node prefix: {:?} is not letters, digits and '-'",
+            config.node_prefix
+        );
+        let ids = Self::node_ids(&config.node_prefix, config.nodes);
         if config.runtime == RuntimeKind::Docker {
             for id in &ids {
                 remove_node_containers(id);
@@ -501,6 +517,10 @@ impl Cluster {
         for c in &children {
             let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
         }
+        let groups: Vec<Pid> = children
+            .iter()
+            .map(|c| Pid::from_raw(c.id() as i32))
+            .collect();
         let t = Instant::now();
         for c in children {
             while c.try_wait().ok().flatten().is_none() && t.elapsed() < Duration::from_secs(5) {
@@ -508,6 +528,10 @@ impl Cluster {
             }
             let _ = c.kill();
             let _ = c.wait();
+        }
+        // Whatever the nodes started and left (service processes) goes too.
+        for g in groups {
+            let _ = nix::sys::signal::killpg(g, Signal::SIGKILL);
         }
         if self.config.runtime == RuntimeKind::Docker {
             for n in &self.nodes {

@@ -42,6 +42,8 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// The `picasso` binary (default: this one).
     pub bin: Option<PathBuf>,
+    /// Node id prefix (default `pi`: pi1, pi2, …).
+    pub node_prefix: String,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             users: 100,
             dir: None,
             bin: None,
+            node_prefix: "pi".into(),
         }
     }
 }
@@ -383,6 +386,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         policy: opts.policy.clone(),
         tick_ms: 1000,
         with_orchestrator: true,
+        node_prefix: opts.node_prefix.clone(),
     })
     .await?;
     say(

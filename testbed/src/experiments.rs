@@ -251,6 +251,7 @@ pub async fn run(opts: ExpOptions) -> anyhow::Result<Results> {
             policy: "threshold".into(),
             tick_ms: 1000,
             with_orchestrator: false,
+            node_prefix: "pi".into(),
         })
         .await?;
         results.cpu_emulation = cluster.cpu_note.clone();
@@ -737,6 +738,7 @@ async fn closed_loop(
         users: 100,
         dir: Some(dir.join("loop")),
         bin: Some(bin.to_owned()),
+        node_prefix: "pi".into(),
     })
     .await?;
     Ok(serde_json::to_value(summary)?)

@@ -119,24 +119,13 @@ pub fn prepare(
             Ok(out)
         }
         RuntimeKind::Process => {
-            let httpd = bin.with_file_name("picasso-httpd");
-            if !httpd.exists() {
-                bail!(
-                    "{} is missing: build it with `cargo build --release -p picasso-httpd` (the process runtime runs it)",
-                    httpd.display()
-                );
-            }
             let www = work.join("www");
             std::fs::create_dir_all(&www)?;
             std::fs::write(www.join("index.html"), picasso_agent::images::page_html())?;
+            let (command, binary) = process_server(bin, &www)?;
             let archive = work.join("httpd-process.tar");
-            process_archive(&archive, &httpd, "picasso/httpd-process:1")?;
+            process_archive(&archive, binary.as_deref(), "picasso/httpd-process:1")?;
             let size = std::fs::metadata(&archive)?.len() / 1_000_000;
-            let command = vec![
-                httpd.display().to_string(),
-                "--root".into(),
-                www.display().to_string(),
-            ];
             Ok(vec![SampleService {
                 name: "S1".into(),
                 image: "httpd-process".into(),
@@ -148,9 +137,49 @@ pub fn prepare(
     }
 }
 
+/// The static web server a process-runtime node runs, best first: our
+/// `picasso-httpd` beside the `picasso` binary, Debian's busybox httpd,
+/// Python's http.server. Returns the command (the node sets `PORT` and
+/// `HOST`) and the binary that makes up the service's "image".
+pub fn process_server(bin: &Path, www: &Path) -> anyhow::Result<(Vec<String>, Option<PathBuf>)> {
+    let httpd = bin.with_file_name("picasso-httpd");
+    if httpd.exists() {
+        let cmd = vec![
+            httpd.display().to_string(),
+            "--root".into(),
+            www.display().to_string(),
+        ];
+        return Ok((cmd, Some(httpd)));
+    }
+    let www = www.display().to_string();
+    for busybox in ["/bin/busybox", "/usr/bin/busybox"] {
+        if Path::new(busybox).exists() {
+            let sh = format!("exec {busybox} httpd -f -p \"$HOST:$PORT\" -h '{www}'");
+            return Ok((
+                vec!["sh".into(), "-c".into(), sh],
+                Some(PathBuf::from(busybox)),
+            ));
+        }
+    }
+    let python = Command::new("sh")
+        .args(["-c", "command -v python3"])
+        .output()?;
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+    if !python.is_empty() {
+        let sh = format!(
+            "exec '{python}' -m http.server \"$PORT\" --bind \"$HOST\" --directory '{www}'"
+        );
+        return Ok((vec!["sh".into(), "-c".into(), sh], None));
+    }
+    bail!(
+        "no web server for the process runtime: build picasso-httpd (cargo build --release -p picasso-httpd), or install busybox-static or python3"
+    )
+}
+
 /// Writes a `docker save`-shaped archive (manifest.json naming `tag`, a
-/// config, and the binary as its one layer file) for the process runtime.
-pub fn process_archive(out: &Path, binary: &Path, tag: &str) -> anyhow::Result<()> {
+/// config, and the server binary as its one layer file, when there is
+/// one) for the process runtime.
+pub fn process_archive(out: &Path, binary: Option<&Path>, tag: &str) -> anyhow::Result<()> {
     let tmp = out.with_extension("tar.part");
     {
         let file = std::fs::File::create(&tmp)?;
@@ -168,7 +197,9 @@ pub fn process_archive(out: &Path, binary: &Path, tag: &str) -> anyhow::Result<(
             h.set_cksum();
             tar.append_data(&mut h, name, body)?;
         }
-        tar.append_path_with_name(binary, "httpd")?;
+        if let Some(binary) = binary {
+            tar.append_path_with_name(binary, "httpd")?;
+        }
         tar.finish()?;
     }
     std::fs::rename(&tmp, out)?;
