@@ -5,7 +5,8 @@
 #   scripts/deps.sh
 #
 # Debian packages: busybox-static and nginx-light (their binaries go into
-# the `picasso images build` service images). Docker: if `docker info`
+# the `picasso images build` service images), fonts-dejavu-core (text in
+# the experiments report's plots). Docker: if `docker info`
 # fails, starts dockerd in the background (log in target/dockerd.log) and
 # waits up to 30 s for it. Fails loudly, naming what is missing.
 set -euo pipefail
@@ -18,10 +19,11 @@ die() { echo "deps.sh: $*" >&2; exit 1; }
 declare -A want=(
   [busybox-static]=/bin/busybox
   [nginx-light]=/usr/sbin/nginx
+  [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 )
 missing=()
 for pkg in "${!want[@]}"; do
-  [ -x "${want[$pkg]}" ] || missing+=("$pkg")
+  [ -e "${want[$pkg]}" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
@@ -36,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     service nginx stop >/dev/null 2>&1 || true
   fi
   for pkg in "${missing[@]}"; do
-    [ -x "${want[$pkg]}" ] || die "$pkg installed but ${want[$pkg]} is not there"
+    [ -e "${want[$pkg]}" ] || die "$pkg installed but ${want[$pkg]} is not there"
   done
 fi
 

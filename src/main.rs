@@ -45,6 +45,10 @@ enum Command {
     Put(cmd::transfer::PutArgs),
     /// Fetch a name (pipelined) to stdout.
     Get(cmd::transfer::GetArgs),
+    /// Run a local test bed: an orchestrator and emulated Pis, with load.
+    Testbed(cmd::testbed::TestbedArgs),
+    /// Run the paper's experiments on a test bed and write the report.
+    Experiments(cmd::testbed::ExperimentsArgs),
     /// Run the orchestrator: repo, monitoring, engine, deployer, HTTP API.
     Orchestrator(Box<cmd::orchestrator::OrchestratorArgs>),
     /// Show nodes, services (replicas, QoS) and recent decisions.
@@ -88,6 +92,8 @@ fn main() -> std::process::ExitCode {
         Command::Scale(args) => cmd::orchestrator::scale(args),
         Command::Policy(args) => cmd::orchestrator::policy(args),
         Command::Bench { command } => cmd::bench::run(command),
+        Command::Testbed(args) => cmd::testbed::run(args),
+        Command::Experiments(args) => cmd::testbed::experiments(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

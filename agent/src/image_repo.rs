@@ -764,16 +764,28 @@ impl ImageFetcher {
             if writer.next >= manifest.segments {
                 return Ok(());
             }
-            // Fill the window (retransmissions first); out-of-order data
-            // waiting to be written counts against it too, bounding memory.
-            while (in_flight.len() + received.len()) < cwnd.floor().max(1.0) as usize {
-                let seg = match retx.pop() {
-                    Some(s) => s,
-                    None if next_new < manifest.segments => {
-                        next_new += 1;
-                        next_new - 1
+            // Fill the window, retransmissions first. Out-of-order data
+            // waiting to be written counts against the window for new
+            // segments (bounding memory) but not for retransmissions: a
+            // lost segment at the head of the line must always be asked
+            // again, or a window that shrank below the buffered data would
+            // stall the fetch for good.
+            loop {
+                let window = cwnd.floor().max(1.0) as usize;
+                let seg = if !retx.is_empty() {
+                    if in_flight.len() >= window {
+                        break;
                     }
-                    None => break,
+                    match retx.pop() {
+                        Some(s) => s,
+                        None => break,
+                    }
+                } else if next_new < manifest.segments && in_flight.len() + received.len() < window
+                {
+                    next_new += 1;
+                    next_new - 1
+                } else {
+                    break;
                 };
                 let is_retx = retries.get(&seg).copied().unwrap_or(0) > 0;
                 let c = self.client.clone();
@@ -1183,6 +1195,48 @@ mod tests {
             std::fs::read(&path).unwrap()
         );
         assert!(!partial.exists() && !progress.exists());
+    }
+
+    /// A segment lost once while many later ones arrived: the window
+    /// halves below the buffered out-of-order data, and the lost segment
+    /// must still be asked again (it once stalled the fetch with "face
+    /// closed" after 0 retries).
+    #[tokio::test]
+    async fn a_lost_head_segment_is_retransmitted_past_buffered_data() {
+        let (producer, consumer, _h) = clients().await;
+        let dir = temp_dir("holb");
+        let key = Signer::ed25519_generate(Name::from_uri("/k").unwrap());
+        let path = archive(&dir.0, 400_000);
+        let p = Arc::new(
+            ImagePublisher::from_file(&root(), "img", None, &path, 3, 8000, &key).unwrap(),
+        );
+        // Segment 5 goes unanswered the first time it is asked.
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (pp, d) = (p.clone(), dropped.clone());
+        producer
+            .register(p.prefix().clone(), move |i: Interest| {
+                let seg = i.name().last().and_then(|c| c.as_segment());
+                let answer = if seg == Some(5) && d.fetch_add(1, Ordering::SeqCst) == 0 {
+                    None
+                } else {
+                    pp.answer(&i)
+                };
+                async move { answer }
+            })
+            .await
+            .unwrap();
+        let opts = ImageFetchOptions {
+            initial_cwnd: 32.0,
+            ..quick()
+        };
+        let f = ImageFetcher::new(consumer, root(), key.verifier(), dir.0.join("store"), opts);
+        let got = f.fetch("img").await.unwrap();
+        assert_eq!(dropped.load(Ordering::SeqCst), 2, "asked twice");
+        assert!(got.stats.retransmissions >= 1);
+        assert_eq!(
+            std::fs::read(&got.path).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
     }
 
     #[tokio::test]

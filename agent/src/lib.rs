@@ -26,6 +26,10 @@
 //!   `/picasso/node/<id>/monitor` ([`monitor::schema`] is the JSON, shared
 //!   with the orchestrator).
 //! - [`keys`]: Ed25519 key files (`picasso keygen`, the node key).
+//! - [`loadgen`]: the ab-like load generator of `picasso bench http|ndn`
+//!   and the test bed: c users, n requests, HTTP to a URL or Interests for
+//!   a service name, an exact report (success rate, failures by kind,
+//!   latency percentiles, throughput) and live progress counts.
 //! - [`node`]: the node process (`picasso node`): forwarder (embedded or
 //!   external), runtime, gateway, monitoring agent, ingress, `/metrics`.
 //!
@@ -46,6 +50,7 @@ pub mod image_repo;
 pub mod images;
 pub mod ingress;
 pub mod keys;
+pub mod loadgen;
 pub mod monitor;
 pub mod node;
 pub mod runtime;

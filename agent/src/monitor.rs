@@ -33,6 +33,7 @@
 //! debug build, about 1.1 ms of CPU per sample (0.11% of a core at 1 s).
 //! `agent/tests/monitor.rs` measures and bounds it (< 1%).
 
+pub mod device;
 pub mod prometheus;
 pub mod schema;
 pub mod system;
@@ -95,6 +96,10 @@ pub struct MonitorConfig {
     pub container_labels: BTreeMap<String, String>,
     /// Largest content of one Data segment.
     pub segment_size: usize,
+    /// The cgroup parent of the node's services when it emulates a small
+    /// device with a CPU quota: CPU is then reported as a share of that
+    /// quota ([`device::DeviceCpu`]).
+    pub cgroup_parent: Option<String>,
 }
 
 impl MonitorConfig {
@@ -111,6 +116,7 @@ impl MonitorConfig {
                 MANAGED_BY_VALUE.to_owned(),
             )]),
             segment_size: DEFAULT_SEGMENT_SIZE,
+            cgroup_parent: None,
         }
     }
 }
@@ -178,6 +184,7 @@ pub struct Sampler {
     system: SystemSampler,
     runtime: Arc<dyn Runtime>,
     gateway: Option<Arc<Gateway>>,
+    device: Option<device::DeviceCpu>,
 }
 
 impl Sampler {
@@ -189,12 +196,29 @@ impl Sampler {
     ) -> Self {
         let ip = config.ip.clone().unwrap_or_else(system::primary_ip);
         let system = SystemSampler::new(&config.data_dir);
+        let device =
+            config.cgroup_parent.as_deref().and_then(|parent| {
+                match device::DeviceCpu::open(parent) {
+                    Ok(d) => {
+                        tracing::info!(
+                            "reporting CPU as a share of cgroup {parent}'s quota ({} cores)",
+                            d.quota_cores()
+                        );
+                        Some(d)
+                    }
+                    Err(e) => {
+                        tracing::info!("cgroup {parent}: {e}; reporting the host's CPU");
+                        None
+                    }
+                }
+            });
         Self {
             config,
             ip,
             system,
             runtime,
             gateway,
+            device,
         }
     }
 
@@ -210,11 +234,19 @@ impl Sampler {
             .map(|g| g.metrics().into_iter().map(demand).collect())
             .unwrap_or_default();
         let mut node = sys.node;
+        let mut usage = sys.usage;
+        if let Some(d) = &mut self.device {
+            // The emulated device's CPU, not the host's.
+            let percent = d.sample().unwrap_or(0.0);
+            node.cpu_percent = percent;
+            node.cpu_quota = Some(d.quota_cores());
+            usage.cpu_usage = format!("{percent:.2}");
+        }
         node.sample_micros = started.elapsed().as_micros() as u64;
         MonitorReport {
             soft_resources: sys.soft,
             hard_resources: sys.hard,
-            resource_usage: sys.usage,
+            resource_usage: usage,
             pi_id: self.config.node_id.clone(),
             pi_ip: self.ip.clone(),
             containers,

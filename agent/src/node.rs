@@ -185,7 +185,8 @@ pub struct MonitorSection {
     pub interval_ms: u64,
     /// The address reported as `PiIP`; detected when absent.
     pub ip: Option<String>,
-    /// Report every container of the engine, not only PiCasso's.
+    /// Report every container of the engine, not only the ones PiCasso
+    /// runs for this node.
     pub all_containers: bool,
 }
 
@@ -425,10 +426,14 @@ impl Node {
                 ..GatewayConfig::default()
             },
         ));
+        // This node's own containers: several nodes may share one engine
+        // (a test bed), and each must report only what it runs.
         let container_labels = if config.monitor.all_containers {
             BTreeMap::new()
         } else {
-            MonitorConfig::new(&config.id).container_labels
+            let mut l = MonitorConfig::new(&config.id).container_labels;
+            l.insert(crate::runtime::LABEL_NODE.to_owned(), config.id.clone());
+            l
         };
         let monitor_config = MonitorConfig {
             root: root.clone(),
@@ -436,6 +441,7 @@ impl Node {
             ip: config.monitor.ip.clone(),
             data_dir: config.data_dir.clone(),
             container_labels,
+            cgroup_parent: config.cgroup_parent.clone(),
             ..MonitorConfig::new(&config.id)
         };
         let monitor = match Monitor::start(

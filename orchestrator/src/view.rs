@@ -129,9 +129,10 @@ impl NodeView {
         self.cpu_quota.unwrap_or(self.cores.max(1) as f64)
     }
 
-    /// Cores in use (all processes).
+    /// Cores in use (all processes; of the quota when the node has one,
+    /// since its `cpu_percent` is then a share of the quota).
     pub fn busy_cores(&self) -> f64 {
-        self.cpu_percent / 100.0 * self.cores.max(1) as f64
+        self.cpu_percent / 100.0 * self.capacity_cores()
     }
 
     /// The running containers of `service`.
@@ -214,7 +215,7 @@ impl NodeView {
             mem_percent,
             mem_total_bytes: report.node.mem_total_bytes,
             cores,
-            cpu_quota: None,
+            cpu_quota: report.node.cpu_quota.filter(|q| *q > 0.0),
             bandwidth_mb_s: None,
             images: BTreeSet::new(),
             engine_running: report.runtime != "stopped",

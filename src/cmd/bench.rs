@@ -4,7 +4,9 @@
 //! orchestrator's repo (and, for `deploy`, the orchestrator) against a
 //! running `picasso node`; `scripts/bench-agent.sh` sets them side by side
 //! with their baselines (curl from nginx, a deploy of an image the engine
-//! already has).
+//! already has). `http` and `ndn` are the ab-like load generator
+//! (`picasso_agent::loadgen`): c users, n requests, against a URL or a
+//! service name; `scripts/bench-http.sh` sets `http` beside real `ab`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use picasso_agent::exec::signed_command;
 use picasso_agent::image_repo::{ImageFetchOptions, ImageFetcher, ImagePublisher, SEGMENT_SIZE};
 use picasso_agent::keys;
+use picasso_agent::loadgen::{self, HttpConfig, Load, LoadgenError, NdnConfig, Progress, Report};
 use picasso_forwarder::app::{Client, FaceAddr};
 use picasso_forwarder::bench::{ping, PingConfig, Transport};
 use picasso_tlv::{Name, Signer};
@@ -33,6 +36,72 @@ pub enum BenchCommand {
     /// unless --keep, a remove), as the orchestrator would; prints the
     /// node's reply.
     Deploy(DeployArgs),
+    /// ab-like HTTP load: C users each GET the URL one request after
+    /// another, N requests in all (or for --duration); keep-alive by default.
+    Http(HttpArgs),
+    /// The same as Interests for a service name (/picasso/svc/<service>/…)
+    /// through a forwarder, each request its own name, segmented answers
+    /// fetched whole.
+    Ndn(NdnArgs),
+}
+
+/// The load flags `http` and `ndn` share.
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Concurrent users (as ab -c); each sends its requests one after another.
+    #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    concurrency: u64,
+    /// Requests in all (as ab -n); required unless --duration is given.
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..), required_unless_present = "duration")]
+    requests: Option<u64>,
+    /// Stop starting requests after this many seconds (with -n: whichever comes first).
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    duration: Option<f64>,
+    /// Longest wait for one request, connecting included (NDN: also the Interest lifetime).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: u64,
+    /// Tokio worker threads (0 or 1: one thread, as ab).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        Ok(_) => Err("must be a number of seconds in (0, 86400]".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Arguments of `picasso bench http`.
+#[derive(Args, Debug)]
+pub struct HttpArgs {
+    /// http://HOST[:PORT]/PATH[?QUERY]
+    url: String,
+    #[command(flatten)]
+    load: LoadArgs,
+    /// A new connection per request, `Connection: close` (plain ab,
+    /// without -k).
+    #[arg(long)]
+    no_keep_alive: bool,
+}
+
+/// Arguments of `picasso bench ndn`.
+#[derive(Args, Debug)]
+pub struct NdnArgs {
+    /// The request name, e.g. /picasso/svc/bb/index.html.
+    name: String,
+    /// The forwarder: unix:PATH, tcp:HOST:PORT or udp:HOST:PORT.
+    #[arg(long, default_value_t = format!("unix:{}", picasso_forwarder::app::DEFAULT_SOCKET))]
+    fwd: String,
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Segment Interests in flight at once per request.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    segment_window: u64,
 }
 
 /// Arguments of `picasso bench image-fetch`.
@@ -237,6 +306,145 @@ pub struct PingArgs {
     json: bool,
 }
 
+impl LoadArgs {
+    fn load(&self) -> Load {
+        Load {
+            concurrency: usize::try_from(self.concurrency).unwrap_or(usize::MAX),
+            requests: self.requests,
+            duration: self.duration.map(Duration::from_secs_f64),
+            timeout: Duration::from_millis(self.timeout_ms),
+            progress: Progress::new(),
+        }
+    }
+}
+
+/// A library error about a field, told with the flag that sets it.
+fn flag_error(e: LoadgenError) -> anyhow::Error {
+    match e {
+        LoadgenError::Invalid { field, reason } => {
+            let flag = match field {
+                "concurrency" => "-c/--concurrency",
+                "requests" => "-n/--requests",
+                "duration" => "--duration",
+                "timeout" => "--timeout-ms",
+                "segmentWindow" => "--segment-window",
+                "url" => "URL",
+                "name" => "NAME",
+                other => other,
+            };
+            anyhow::anyhow!("invalid {flag}: {reason}")
+        }
+        other => other.into(),
+    }
+}
+
+/// Runs a load on a runtime of `threads` workers, showing progress on a
+/// terminal, and prints the report.
+fn run_load<F>(args: &LoadArgs, target: &str, load: Load, go: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<Report>>,
+{
+    let rt = super::runtime(if args.threads <= 1 { 0 } else { args.threads })?;
+    let progress = load.progress.clone();
+    let show = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = rt.block_on(async move {
+        if show {
+            eprintln!("Benchmarking {target} ({} users)…", load.concurrency);
+            let total = load.requests;
+            let p = progress.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.tick().await;
+                let mut last = 0;
+                loop {
+                    tick.tick().await;
+                    let s = p.snapshot();
+                    let of = total.map(|n| format!("/{n}")).unwrap_or_default();
+                    eprint!(
+                        "\r  {}{of} requests, {} req/s, {} failed   ",
+                        s.completed,
+                        s.completed - last,
+                        s.failures()
+                    );
+                    last = s.completed;
+                }
+            });
+        }
+        let r = go.await;
+        if show {
+            eprintln!();
+        }
+        r
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", summary(&report));
+    }
+    Ok(())
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
+/// ab's summary, for a person.
+fn summary(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let mode = match r.keep_alive {
+        Some(true) => " (keep-alive)",
+        Some(false) => " (a connection per request)",
+        None => "",
+    };
+    let _ = writeln!(
+        o,
+        "Target:                 {} {}{mode}",
+        r.protocol, r.target
+    );
+    let _ = writeln!(o, "Concurrency level:      {}", r.concurrency);
+    let _ = writeln!(o, "Time taken for tests:   {:.3} seconds", r.duration_sec);
+    let _ = writeln!(o, "Complete requests:      {}", r.requests);
+    let _ = writeln!(
+        o,
+        "Successful requests:    {} ({:.2}%)",
+        r.successes,
+        r.success_rate * 100.0
+    );
+    let _ = writeln!(o, "Failed requests:        {}", r.failed());
+    if !r.failures.is_empty() {
+        let kinds: Vec<String> = r
+            .failures
+            .iter()
+            .map(|(k, n)| format!("{}: {n}", k.as_str()))
+            .collect();
+        let _ = writeln!(o, "   ({})", kinds.join(", "));
+    }
+    let _ = writeln!(o, "Body bytes received:    {} bytes", r.bytes);
+    let _ = writeln!(
+        o,
+        "Requests per second:    {:.2} [#/sec] (mean)",
+        r.throughput
+    );
+    let _ = writeln!(
+        o,
+        "Time per request:       {} [ms] (mean, successful requests)",
+        fmt_ms(r.mean_ms)
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Latency of the successful requests (ms)");
+    for (label, v) in [
+        ("min", r.min_ms),
+        ("50%", r.p50_ms),
+        ("95%", r.p95_ms),
+        ("99%", r.p99_ms),
+        ("max", r.max_ms),
+    ] {
+        let _ = writeln!(o, "  {label:>4}  {:>10}", fmt_ms(v));
+    }
+    o
+}
+
 /// Runs a `picasso bench` subcommand.
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
@@ -283,6 +491,29 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let rt = super::runtime(2)?;
             println!("{}", rt.block_on(deploy(&a))?);
             Ok(())
+        }
+        BenchCommand::Http(a) => {
+            let config = HttpConfig {
+                url: a.url.clone(),
+                keep_alive: !a.no_keep_alive,
+                load: a.load.load(),
+            };
+            let load = config.load.clone();
+            run_load(&a.load, &a.url, load, async move {
+                loadgen::http(&config).await.map_err(flag_error)
+            })
+        }
+        BenchCommand::Ndn(a) => {
+            let name =
+                Name::from_uri(&a.name).with_context(|| format!("invalid NAME {:?}", a.name))?;
+            let mut config = NdnConfig::new(name, a.load.load());
+            config.segment_window = usize::try_from(a.segment_window).unwrap_or(16);
+            let load = config.load.clone();
+            let fwd = a.fwd.clone();
+            run_load(&a.load, &a.name, load, async move {
+                let client = connect(&fwd).await?;
+                loadgen::ndn(&client, &config).await.map_err(flag_error)
+            })
         }
     }
 }

@@ -234,6 +234,10 @@ pub struct NodeMetrics {
     pub uptime_secs: u64,
     /// How long taking this sample took, microseconds (the agent's own cost).
     pub sample_micros: u64,
+    /// Cores the node's services may use when it emulates a small device
+    /// with a cgroup CPU quota; `cpu_percent` is then a share of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<f64>,
 }
 
 /// Added: one service's demand as the node's gateway measured it.

@@ -173,6 +173,7 @@ impl SystemSampler {
                 arch: f.arch.clone(),
                 uptime_secs: System::uptime(),
                 sample_micros: 0,
+                cpu_quota: None,
             },
         }
     }

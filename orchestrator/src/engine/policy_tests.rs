@@ -91,6 +91,37 @@ fn threshold_replicates_locally_with_headroom_and_remotely_when_saturated() {
     assert!(p.held[0].reason.contains("maximum of 1"), "{:?}", p.held);
 }
 
+/// On an emulated device with a 0.4-core quota, a container at 38% of one
+/// core is saturated (95% of what it can get): the threshold policy acts,
+/// and remotely, because the device itself is at 97% of its quota.
+#[test]
+fn threshold_reads_container_cpu_against_a_devices_quota() {
+    let s = specs(&[spec("S", 100.0, 50, 1.0, 90.0, 0, 1, 8)]);
+    let pi = |id: &str, cpu: f64| {
+        let mut n = node(id, 2, cpu);
+        n.cpu_quota = Some(0.4);
+        n
+    };
+    let v = view(vec![
+        with_replica(pi("pi1", 97.0), "S", 1, 38.0),
+        pi("pi2", 3.0),
+    ]);
+    let (p, _) = run("threshold", &v, &s, 1_000_000, &EngineState::default());
+    assert_eq!(deploys(&p), pairs(&[("S", "pi2")]), "{p:#?}");
+    assert!(
+        p.steps[0].reason().contains("95% CPU"),
+        "{}",
+        p.steps[0].reason()
+    );
+    // Without the quota the same container is far below the threshold.
+    let v = view(vec![
+        with_replica(node("pi1", 2, 20.0), "S", 1, 38.0),
+        node("pi2", 2, 3.0),
+    ]);
+    let (p, _) = run("threshold", &v, &s, 1_000_000, &EngineState::default());
+    assert!(p.steps.is_empty(), "{p:#?}");
+}
+
 /// Replica numbers continue after the highest on the node.
 #[test]
 fn a_local_replica_takes_the_next_number() {

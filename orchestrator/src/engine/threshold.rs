@@ -42,7 +42,10 @@ pub fn scale(p: &mut Planner<'_>, service: &str, spec: &ServiceSpec) {
     for n in p.view.reachable() {
         for c in n.replicas_of(service) {
             any = true;
-            match c.cpu_percent {
+            // A container's CPU is a percentage of one core; on a device
+            // with less than one core (a quota) it saturates at the quota.
+            let scale = n.capacity_cores().min(1.0);
+            match c.cpu_percent.map(|cpu| cpu / scale) {
                 Some(cpu) => {
                     if cpu >= cfg.cpu_low_percent {
                         all_cool = false;
