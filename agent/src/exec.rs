@@ -647,9 +647,12 @@ impl Exec {
                     let fetched = self
                         .inner
                         .fetcher
-                        .fetch_archive(&manifest)
+                        .fetch_current(&manifest)
                         .await
                         .map_err(|e| failed(DeployStep::Fetch, &timings)(e.to_string()))?;
+                    // The version fetched may be newer than the manifest
+                    // asked for first (republished meanwhile).
+                    let manifest = fetched.manifest.clone();
                     timings.fetch = Some(ms(t.elapsed()));
                     fetch_stats = Some(fetched.stats.clone());
                     let t = Instant::now();
