@@ -588,9 +588,11 @@ impl Exec {
         format!("picasso-{node}-{service}-{replica}")
     }
 
-    /// Deploys `d`: makes replicas 1..=`d.replicas` of the service run,
-    /// fetching and loading the image when the engine lacks it. On failure
-    /// everything this call did is undone and the error names the step.
+    /// Deploys `d`: makes replicas 1..=`d.replicas` of the service run (or
+    /// exactly replica `d.replica`), fetching and loading the image when
+    /// the engine lacks it. A replica already running is reported as it is
+    /// (`existing`), never started twice. On failure everything this call
+    /// did is undone and the error names the step.
     pub async fn deploy(&self, d: &Descriptor) -> Result<DeployReport, CommandError> {
         let _serial = self.inner.serial.lock().await;
         let started = Instant::now();
@@ -612,7 +614,12 @@ impl Exec {
                 .iter()
                 .find(|c| replica_of(c) == Some(r) && c.state == ContainerState::Running)
         };
-        let needed: Vec<u32> = (1..=d.replicas).filter(|r| running(*r).is_none()).collect();
+        let wanted = d.replica_numbers();
+        let needed: Vec<u32> = wanted
+            .iter()
+            .copied()
+            .filter(|r| running(*r).is_none())
+            .collect();
 
         // The image.
         let mut image = d.image_name.clone();
@@ -685,7 +692,7 @@ impl Exec {
         let mut reports = Vec::new();
         let mut first_new: Option<Timings> = None;
         let result = async {
-            for r in 1..=d.replicas {
+            for &r in &wanted {
                 if let Some(c) = running(r) {
                     reports.push(ReplicaReport {
                         replica: r,

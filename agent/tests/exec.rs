@@ -303,6 +303,70 @@ async fn several_replicas_get_consecutive_ports() {
     assert_eq!(node.containers().await, 3);
 }
 
+#[tokio::test]
+async fn one_replica_by_number_starts_only_that_one_and_never_twice() {
+    let node = Node::start(true).await;
+    let one = |r: Value| {
+        let mut d = descriptor(0);
+        d["port_host"] = json!(null);
+        d["replica"] = r;
+        d
+    };
+    let replicas_of = |r: &Value| -> Vec<(u64, bool)> {
+        r["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["replica"].as_u64().unwrap(),
+                    x["existing"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let r = node.send("deploy", one(json!(3))).await;
+    assert_eq!(replicas_of(&r), [(3, false)], "{r}");
+    let list = node.fake.list(&BTreeMap::new()).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].labels["picasso.replica"], "3");
+    assert_eq!(list[0].name, "picasso-n1-S1-3");
+    // Again: the running container, nothing created.
+    let again = node.send("deploy", one(json!("3"))).await;
+    assert_eq!(replicas_of(&again), [(3, true)], "{again}");
+    assert_eq!(again["containerId"], r["containerId"]);
+    assert_eq!(node.creates(), 1);
+    // Another number: that one only, 3 left alone.
+    let r1 = node.send("deploy", one(json!(1))).await;
+    assert_eq!(replicas_of(&r1), [(1, false)], "{r1}");
+    assert_eq!((node.creates(), node.containers().await), (2, 2));
+    // The count form still works beside it: only the hole (2) is filled.
+    let mut d = descriptor(0);
+    d["port_host"] = json!(null);
+    d["replicas"] = json!(3);
+    let all = node.send("deploy", d).await;
+    assert_eq!(
+        replicas_of(&all),
+        [(1, true), (2, false), (3, true)],
+        "{all}"
+    );
+    assert_eq!((node.creates(), node.containers().await), (3, 3));
+    // A bad number is refused naming the field, nothing started.
+    for bad in [json!(0), json!(65), json!("x")] {
+        let r = node.send("deploy", one(bad)).await;
+        assert_eq!(
+            (&r["error"], &r["field"]),
+            (&json!("invalid"), &json!("replica")),
+            "{r}"
+        );
+    }
+    let mut both = one(json!(2));
+    both["replicas"] = json!(2);
+    let r = node.send("deploy", both).await;
+    assert_eq!(r["field"], "replica", "{r}");
+    assert_eq!((node.creates(), node.containers().await), (3, 3));
+}
+
 /// Asserts a failed deploy: error names `step`, no container left, image
 /// gone when `image_left` is false.
 async fn assert_rolled_back(node: &Node, r: &Value, step: &str, image_left: bool) {
