@@ -297,6 +297,11 @@ pub struct ReplicaReport {
     pub existing: bool,
     /// create/start/probe times of this replica.
     pub timings: Timings,
+    /// How its CPU and memory limits are enforced, when it was started
+    /// with some: `engine` (Docker's HostConfig), or the process runtime's
+    /// account (`cgroup-v2 …`, `cgroup-v1 …`, `rlimit-as …; cpu not enforced …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<String>,
 }
 
 /// The reply to a successful deploy.
@@ -702,6 +707,7 @@ impl Exec {
                         port_container: c.port_container,
                         existing: true,
                         timings: Timings::default(),
+                        limits: None,
                     });
                     continue;
                 }
@@ -739,6 +745,18 @@ impl Exec {
                     .await
                     .map_err(|e| failed(DeployStep::Start, &timings)(e.to_string()))?;
                 rt_timings.start = Some(ms(t.elapsed()));
+                let limits = if d.cpu.is_some() || d.memory.is_some() {
+                    let listed = rt.list(&self.labels(service, Some(r))).await.ok();
+                    let told = listed
+                        .iter()
+                        .flatten()
+                        .find(|c| c.id == id)
+                        .and_then(|c| c.labels.get(crate::runtime::process::LABEL_LIMITS))
+                        .cloned();
+                    Some(told.unwrap_or_else(|| "engine".to_owned()))
+                } else {
+                    None
+                };
                 if let Some(port) = spec.port_host {
                     let t = Instant::now();
                     self.probe(port, &d.health_path)
@@ -755,6 +773,7 @@ impl Exec {
                     port_container: spec.port_container,
                     existing: false,
                     timings: rt_timings,
+                    limits,
                 });
             }
             Ok::<(), CommandError>(())

@@ -615,3 +615,63 @@ async fn a_restarted_agent_adopts_its_running_containers() {
     // Listing through the old exec still sees both of its containers.
     assert_eq!(node.exec.list().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_process_replica_reports_how_its_limits_are_enforced() {
+    let (fwd, _) = runtime::spawn(Default::default());
+    let client = Client::from_app_face(in_process::connect(&fwd).await.unwrap());
+    let dir = std::env::temp_dir().join(format!(
+        "picasso-exec-limits-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let _dir = TempDir(dir.clone());
+    let key = Signer::ed25519_generate(Name::from_uri("/picasso/KEY/orchestrator").unwrap());
+    let mut config = ExecConfig::new(NODE, key.verifier(), dir.join("data"));
+    config.cgroup_parent = Some(format!("/picasso-exec-test-{}", std::process::id()));
+    let rt = Arc::new(picasso_agent::runtime::process::ProcessRuntime::new());
+    rt.add_image("sleeper");
+    let exec = Exec::new(config, rt.clone(), client, Arc::new(Recorder::default()));
+    let mut d = picasso_agent::descriptor::Descriptor::new("sleeper", "lim");
+    d.command = vec!["sleep".into(), "30".into()];
+    d.cpu = Some(0.25);
+    d.memory = Some(48 << 20);
+    let report = exec.deploy(&d).await.unwrap();
+    let limits = report.replicas[0].limits.clone().unwrap();
+    // Whichever the host allows, it is named, with the memory limit in force.
+    assert!(
+        limits.starts_with("cgroup-v")
+            || limits.starts_with("rlimit-as 49152 KiB; cpu not enforced"),
+        "{limits}"
+    );
+    if limits.starts_with("cgroup-v") {
+        assert!(
+            limits.contains(&format!(
+                "/picasso-exec-test-{}/picasso-n1-lim-1",
+                std::process::id()
+            )),
+            "{limits}"
+        );
+    }
+    // Without limits the reply says nothing about them.
+    d.cpu = None;
+    d.memory = None;
+    d.replica = Some(2);
+    let report = exec.deploy(&d).await.unwrap();
+    assert_eq!(report.replicas[0].limits, None);
+    for c in rt.list(&BTreeMap::new()).await.unwrap() {
+        rt.remove(&c.id, true).await.unwrap();
+    }
+    if let Some(h) = rt.cgroups() {
+        let parent = format!("picasso-exec-test-{}", std::process::id());
+        match h {
+            picasso_agent::runtime::process::limits::Hierarchy::V2 { root } => {
+                let _ = std::fs::remove_dir(root.join(&parent));
+            }
+            picasso_agent::runtime::process::limits::Hierarchy::V1 { cpu, memory } => {
+                let _ = std::fs::remove_dir(cpu.join(&parent));
+                let _ = std::fs::remove_dir(memory.join(&parent));
+            }
+        }
+    }
+}
