@@ -82,6 +82,12 @@ pub const MANIFEST_FRESHNESS_MS: u64 = 1000;
 pub const MANIFEST_SEGMENT_SIZE: usize = 6000;
 /// FreshnessPeriod of segments (immutable, so caches may keep them).
 pub const SEGMENT_FRESHNESS_MS: u64 = 3_600_000;
+/// What one segment Interest came to: (segment, sent at, retransmission?,
+/// result, content matches the manifest?).
+type SegmentOutcome = (u64, Instant, bool, Result<Data, ExpressError>, bool);
+
+/// Segments queued between the pipeline and the writer thread.
+const WRITER_QUEUE: usize = 64;
 /// How many segments are written between two progress records.
 const PROGRESS_EVERY: u64 = 256;
 
@@ -782,6 +788,14 @@ impl ImageFetcher {
             let _ = std::fs::remove_file(&done);
         }
 
+        // A cancelled fetch's writer may still be draining its queue into
+        // this partial file: let it finish before resuming from it.
+        for _ in 0..1000 {
+            if !Writing::busy(&partial) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         // Resume: keep the verified prefix of a partial file of this manifest.
         let record = Progress {
             name: manifest.name.clone(),
@@ -845,7 +859,27 @@ impl ImageFetcher {
             .map_err(io_err(&partial))?;
         writer.record_progress()?;
 
-        let result = self.pipeline(manifest, &mut writer, &mut stats).await;
+        // The writer (whole-archive sha256, file writes, progress records)
+        // runs on a blocking thread of its own, fed in order by the
+        // pipeline: hashing and disk I/O stay off the network path.
+        let (to_writer, mut from_pipeline) = tokio::sync::mpsc::channel::<Bytes>(WRITER_QUEUE);
+        let busy = Writing::start(&partial);
+        let write_thread = tokio::task::spawn_blocking(move || {
+            let _busy = busy;
+            while let Some(segment) = from_pipeline.blocking_recv() {
+                if let Err(e) = writer.write(&segment) {
+                    return (writer, Err(e));
+                }
+            }
+            (writer, Ok(()))
+        });
+        let fetched = self.pipeline(manifest, to_writer, &mut stats).await;
+        let (mut writer, written) = write_thread.await.map_err(|e| ImageFetchError::Io {
+            path: partial.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        // A writer failure is the cause of whatever the pipeline saw next.
+        let result = written.and(fetched);
         // Whatever happened, what was written is verified: record it.
         let flushed = writer.flush().and_then(|()| writer.record_progress());
         result?;
@@ -875,11 +909,14 @@ impl ImageFetcher {
     async fn pipeline(
         &self,
         manifest: &ImageManifest,
-        writer: &mut PartialWriter,
+        writer: tokio::sync::mpsc::Sender<Bytes>,
         stats: &mut ImageFetchStats,
     ) -> Result<(), ImageFetchError> {
         let opts = &self.options;
-        let mut next_new = writer.next;
+        // The next segment to hand to the writer (it starts after the
+        // verified prefix of a resumed fetch).
+        let mut next_write = stats.resumed_from;
+        let mut next_new = next_write;
         let mut received: BTreeMap<u64, Bytes> = BTreeMap::new();
         let mut retries: HashMap<u64, u32> = HashMap::new();
         let mut retx: Vec<u64> = Vec::new();
@@ -887,14 +924,33 @@ impl ImageFetcher {
         let mut ssthresh = opts.max_cwnd;
         let mut srtt: Option<Duration> = None;
         let mut last_decrease = Instant::now();
-        let mut in_flight: JoinSet<(u64, Instant, bool, Result<Data, ExpressError>)> =
-            JoinSet::new();
+        let mut in_flight: JoinSet<SegmentOutcome> = JoinSet::new();
         let lifetime = opts.lifetime.as_millis() as u64;
+        // The segments' digests as bytes, decoded once (check() vouched
+        // for the hex): comparing them costs nothing per segment.
+        let digests: Arc<Vec<[u8; 32]>> = Arc::new(
+            manifest
+                .segment_sha256
+                .iter()
+                .map(|h| {
+                    let mut d = [0u8; 32];
+                    // A digest that does not decode matches no segment.
+                    if hex::decode_to_slice(h, &mut d).is_err() {
+                        d = [0xff; 32];
+                    }
+                    d
+                })
+                .collect(),
+        );
         loop {
-            while let Some(b) = received.remove(&writer.next) {
-                writer.write(&b)?;
+            while let Some(b) = received.remove(&next_write) {
+                if writer.send(b).await.is_err() {
+                    // The writer stopped on an error, which the caller reports.
+                    return Ok(());
+                }
+                next_write += 1;
             }
-            if writer.next >= manifest.segments {
+            if next_write >= manifest.segments {
                 return Ok(());
             }
             // Fill the window (retransmissions first); out-of-order data
@@ -917,21 +973,29 @@ impl ImageFetcher {
                     seg,
                 ))
                 .with_lifetime_ms(lifetime);
+                let (digests, len) = (digests.clone(), manifest.segment_len(seg));
                 in_flight.spawn(async move {
                     let sent = Instant::now();
-                    (seg, sent, is_retx, c.express(i).await)
+                    let result = c.express(i).await;
+                    // Checked here, in parallel on a multi-threaded runtime.
+                    let matches = result.as_ref().is_ok_and(|d| {
+                        let content = d.content();
+                        content.len() as u64 == len
+                            && Sha256::digest(&content).as_slice() == digests[seg as usize]
+                    });
+                    (seg, sent, is_retx, result, matches)
                 });
             }
             let Some(joined) = in_flight.join_next().await else {
                 // Nothing in flight and nothing to send, yet not done: only
                 // possible if the window is full of undeliverable data.
                 return Err(ImageFetchError::Segment {
-                    segment: writer.next,
+                    segment: next_write,
                     retries: 0,
                     source: ExpressError::Closed,
                 });
             };
-            let Ok((seg, sent, is_retx, result)) = joined else {
+            let Ok((seg, sent, is_retx, result, matches)) = joined else {
                 continue;
             };
             let now = Instant::now();
@@ -949,10 +1013,7 @@ impl ImageFetcher {
                 }
                 Ok(d) => {
                     let content = d.content();
-                    let expected = &manifest.segment_sha256[seg as usize];
-                    if content.len() as u64 != manifest.segment_len(seg)
-                        || hex::encode(Sha256::digest(&content)) != *expected
-                    {
+                    if !matches {
                         tracing::warn!(image = %manifest.name, seg, "segment does not match the manifest");
                         return Err(ImageFetchError::SegmentDigest { segment: seg });
                     }
@@ -1001,6 +1062,39 @@ impl ImageFetcher {
                     retx.push(seg);
                 }
             }
+        }
+    }
+}
+
+/// The partial files a writer thread is writing now (in this process).
+static WRITING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks a partial file as being written until dropped.
+struct Writing(PathBuf);
+
+impl Writing {
+    fn start(path: &Path) -> Self {
+        WRITING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.to_owned());
+        Self(path.to_owned())
+    }
+
+    fn busy(path: &Path) -> bool {
+        WRITING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|p| p == path)
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let mut w = WRITING.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = w.iter().position(|p| *p == self.0) {
+            w.swap_remove(i);
         }
     }
 }
