@@ -414,34 +414,40 @@ impl Client {
                 .map(|(_, h)| h.clone())
         };
         let Some(h) = handler else { return };
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let interest_wire = i.to_wire();
-            let lp = match h(i).await {
-                Answer::Data(d) => d.wire().cloned().map(|w| (LpPacket::wrap(w), false)),
-                Answer::DataNoCache(d) => d.wire().cloned().map(|w| {
-                    let mut lp = LpPacket::wrap(w);
-                    lp.cache_policy = Some(CachePolicyType::NoCache);
-                    (lp, true)
-                }),
-                Answer::Nack(reason) => Some((LpPacket::nack(reason, interest_wire), true)),
-                Answer::Silent => None,
-            };
-            let Some((mut lp, has_headers)) = lp else {
-                return;
-            };
-            let frame = match (pit_token, has_headers) {
-                (None, false) => match lp.fragment.take() {
-                    Some(w) => w,
-                    None => return,
-                },
-                (token, _) => {
-                    lp.pit_token = token;
-                    lp.encode()
+        let interest_wire = i.to_wire();
+        let mut reply = h(i);
+        // Most handlers answer at once (a ready future): answer inline,
+        // without a task per Interest; only a handler that waits gets one.
+        let mut cx = std::task::Context::from_waker(noop_waker());
+        match reply.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(answer) => {
+                if let Some(frame) = answer_frame(answer, interest_wire, pit_token) {
+                    self.send_frame(frame);
                 }
-            };
-            let _ = tx.send(frame).await;
-        });
+            }
+            std::task::Poll::Pending => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if let Some(frame) = answer_frame(reply.await, interest_wire, pit_token) {
+                        let _ = tx.send(frame).await;
+                    }
+                });
+            }
+        }
+    }
+
+    /// Queues `frame` for sending without waiting; a full queue hands it
+    /// to a task that waits for room (a reply is never dropped here).
+    fn send_frame(&self, frame: Bytes) {
+        match self.tx.try_send(frame) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(frame)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(frame).await;
+                });
+            }
+        }
     }
 
     /// Expresses `interest` (a nonce is added when absent) and waits for
@@ -600,6 +606,37 @@ impl Client {
     pub async fn dataset(&self, prefix: &Name) -> Result<Bytes, ExpressError> {
         fetch_segmented(self, prefix, Duration::from_secs(4)).await
     }
+}
+
+/// The frame that carries a handler's answer (`None`: nothing to send).
+fn answer_frame(answer: Answer, interest_wire: Bytes, pit_token: Option<Bytes>) -> Option<Bytes> {
+    let (mut lp, has_headers) = match answer {
+        Answer::Data(d) => (LpPacket::wrap(d.wire().cloned()?), false),
+        Answer::DataNoCache(d) => {
+            let mut lp = LpPacket::wrap(d.wire().cloned()?);
+            lp.cache_policy = Some(CachePolicyType::NoCache);
+            (lp, true)
+        }
+        Answer::Nack(reason) => (LpPacket::nack(reason, interest_wire), true),
+        Answer::Silent => return None,
+    };
+    match (pit_token, has_headers) {
+        (None, false) => lp.fragment.take(),
+        (token, _) => {
+            lp.pit_token = token;
+            Some(lp.encode())
+        }
+    }
+}
+
+/// A waker that does nothing: polls a handler's future once, inline.
+fn noop_waker() -> &'static std::task::Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: std::sync::OnceLock<std::task::Waker> = std::sync::OnceLock::new();
+    NOOP.get_or_init(|| std::task::Waker::from(Arc::new(Noop)))
 }
 
 /// Fetches every segment of the newest version under `prefix` (one
