@@ -137,6 +137,9 @@ pub struct Core {
     pub started: std::time::SystemTime,
     /// Reused buffer for the outbox.
     out_buf: Vec<Outgoing>,
+    /// Event-queue credits to return after the batch, per face (runs of
+    /// one face's packets merged: one semaphore update per run, not per packet).
+    credits: Vec<(FaceId, usize)>,
 }
 
 impl std::fmt::Debug for Core {
@@ -255,6 +258,7 @@ pub fn spawn(limits: ForwarderLimits) -> (ForwarderHandle, tokio::task::JoinHand
         handle: handle.clone(),
         started: std::time::SystemTime::now(),
         out_buf: Vec::new(),
+        credits: Vec::new(),
     };
     core.fwd.add_face(FaceId::INTERNAL, true);
     core.fwd.add_face(FaceId::CONTENT_STORE, true);
@@ -287,6 +291,7 @@ async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
                 for ev in batch.drain(..) {
                     core.handle_event(ev, now);
                 }
+                core.return_credits();
                 core.flush(now);
                 // New PIT entries may expire before the armed timer: tick
                 // within TICK_GRANULARITY (re-arming only when it moves earlier).
@@ -342,9 +347,19 @@ impl Core {
         }
     }
 
-    fn return_credit(&self, face: FaceId) {
-        if let Some(slot) = self.faces.get(&face) {
-            slot.stats.credits.add_permits(1);
+    fn return_credit(&mut self, face: FaceId) {
+        match self.credits.last_mut() {
+            Some((f, n)) if *f == face => *n += 1,
+            _ => self.credits.push((face, 1)),
+        }
+    }
+
+    /// Returns the credits of the events handled in this batch.
+    fn return_credits(&mut self) {
+        for (face, n) in self.credits.drain(..) {
+            if let Some(slot) = self.faces.get(&face) {
+                slot.stats.credits.add_permits(n);
+            }
         }
     }
 
