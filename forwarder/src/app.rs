@@ -9,6 +9,7 @@
 
 pub mod fetch;
 pub mod publish;
+mod stream_out;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use picasso_tlv::lp::{CachePolicyType, LpPacket, NackReason};
 use picasso_tlv::mgmt::{ControlParameters, ControlResponse, MgmtTlv};
 use picasso_tlv::{types, Component, Data, Interest, Name, Signer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
 /// Why an expressed Interest brought no Data.
@@ -109,13 +110,38 @@ struct Shared {
 /// A client of a forwarder (a consumer and/or producer).
 #[derive(Clone)]
 pub struct Client {
-    tx: mpsc::Sender<Bytes>,
+    tx: Out,
     shared: Arc<Mutex<Shared>>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Client")
+    }
+}
+
+/// Where a client's frames go.
+#[derive(Clone)]
+enum Out {
+    /// A channel to a task that sends them (in-process face, UDP).
+    Channel(mpsc::Sender<Bytes>),
+    /// Written directly to a stream socket.
+    Stream(Arc<stream_out::StreamOut>),
+}
+
+impl Out {
+    fn try_send(&self, frame: Bytes) -> Result<(), mpsc::error::TrySendError<Bytes>> {
+        match self {
+            Out::Channel(tx) => tx.try_send(frame),
+            Out::Stream(s) => s.try_send(frame),
+        }
+    }
+
+    async fn send(&self, frame: Bytes) -> Result<(), ()> {
+        match self {
+            Out::Channel(tx) => tx.send(frame).await.map_err(|_| ()),
+            Out::Stream(s) => s.send(frame).await,
+        }
     }
 }
 
@@ -265,28 +291,15 @@ impl Client {
         Self::from_channels(out_tx, in_rx)
     }
 
-    /// A client over a connected byte stream.
-    pub fn from_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Self {
-        let (mut rd, mut wr) = tokio::io::split(stream);
-        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            while let Some(f) = out_rx.recv().await {
-                buf.clear();
-                buf.extend_from_slice(&f);
-                while let Ok(more) = out_rx.try_recv() {
-                    buf.extend_from_slice(&more);
-                    if buf.len() > 256 * 1024 {
-                        break;
-                    }
-                }
-                if wr.write_all(&buf).await.is_err() {
-                    break;
-                }
-            }
-        });
+    /// A client over a connected stream socket (Unix or TCP). Frames are
+    /// written by the task that sends them when nothing is queued before
+    /// them (no hop through a send task); replies of handlers answering a
+    /// batch of received Interests go out in one write.
+    pub fn from_stream<S: crate::face::stream::StreamSocket>(stream: S) -> Self {
+        let (mut rd, wr) = stream.into_halves();
+        let out = Arc::new(stream_out::StreamOut::spawn(wr));
         let client = Self {
-            tx: out_tx,
+            tx: Out::Stream(out.clone()),
             shared: Arc::new(Mutex::new(Shared::default())),
         };
         // The reader dispatches frames itself (no hop through a channel).
@@ -294,6 +307,7 @@ impl Client {
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
             loop {
+                out.cork();
                 while let Ok(Some(n)) = picasso_tlv::wire::frame_len(&buf) {
                     // A copy per frame keeps the read buffer unshared (see
                     // face::stream).
@@ -301,6 +315,7 @@ impl Client {
                     bytes::Buf::advance(&mut buf, n);
                     c.on_frame(frame);
                 }
+                out.uncork();
                 if picasso_tlv::wire::frame_len(&buf).is_err() {
                     break;
                 }
@@ -318,7 +333,7 @@ impl Client {
     /// A client over frame channels.
     pub fn from_channels(tx: mpsc::Sender<Bytes>, mut rx: mpsc::Receiver<Bytes>) -> Self {
         let client = Self {
-            tx,
+            tx: Out::Channel(tx),
             shared: Arc::new(Mutex::new(Shared::default())),
         };
         let c = client.clone();
