@@ -140,7 +140,7 @@ async fn new_peer(
         .send(Event::FaceUp {
             face,
             meta: meta(local, remote, persistency, config.mtu),
-            tx: queue_tx,
+            tx: crate::runtime::FaceTx::Queue(queue_tx),
             stats: stats.clone(),
         })
         .await
@@ -315,7 +315,7 @@ pub async fn multicast_face(
                 link_type: LinkType::MULTI_ACCESS,
                 mtu: Some(mtu),
             },
-            tx: queue_tx,
+            tx: crate::runtime::FaceTx::Queue(queue_tx),
             stats: stats.clone(),
         })
         .await
