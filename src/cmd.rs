@@ -7,6 +7,7 @@ pub mod name;
 pub mod nfdc;
 pub mod node;
 pub mod packet;
+pub mod sim;
 pub mod transfer;
 
 /// A tokio runtime: single-threaded for 0 workers, else multi-threaded.

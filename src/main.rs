@@ -50,6 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::bench::BenchCommand,
     },
+    /// Simulate thousands of nodes and compare the orchestration policies.
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +72,7 @@ fn main() -> std::process::ExitCode {
         Command::Put(args) => cmd::transfer::put(args),
         Command::Get(args) => cmd::transfer::get(args),
         Command::Bench { command } => cmd::bench::run(command),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -40,5 +40,6 @@ pub mod deployer;
 pub mod engine;
 pub mod monitoring;
 pub mod repo;
+pub mod sim;
 pub mod spec;
 pub mod view;
