@@ -2,10 +2,12 @@
 //! network (the work is in `picasso_orchestrator::sim`) and prints a
 //! comparison table, or JSON with `--json`.
 
+use std::io::Write;
+
 use anyhow::Context;
 use clap::Args;
 use picasso_orchestrator::engine::{policy_by_name, Policy, POLICIES};
-use picasso_orchestrator::sim::{compare, Comparison, SimConfig};
+use picasso_orchestrator::sim::{compare, Comparison, SimConfig, SimError};
 
 /// Arguments of `picasso sim`.
 #[derive(Args, Debug)]
@@ -64,13 +66,20 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         failures_per_hour: args.failures_per_hour,
         ..SimConfig::default()
     };
-    let c = compare(&cfg, &policies).context("--sim")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+    let c = compare(&cfg, &policies).map_err(|e| match e {
+        SimError::Config { field, message } => anyhow::anyhow!("--{field}: {message}"),
+        other => anyhow::anyhow!(other),
+    })?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&c)? + "\n"
     } else {
-        print!("{}", table(&c));
+        table(&c)
+    };
+    // A closed pipe (`| head`) is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The comparison as a text table, one column per policy.
@@ -122,6 +131,9 @@ pub fn table(c: &Comparison) -> String {
     row("deployments lost to failures", &|p| {
         p.deployments_failed.to_string()
     });
+    row("deployments out of memory", &|p| {
+        p.deployments_out_of_memory.to_string()
+    });
     row("removals", &|p| p.removals.to_string());
     row("holds", &|p| p.holds.to_string());
     row("node losses costing replicas", &|p| {
@@ -132,6 +144,9 @@ pub fn table(c: &Comparison) -> String {
     });
     row("never recovered", &|p| p.unrecovered.to_string());
     row("wall time (s)", &|p| format!("{:.1}", p.wall_s));
+    row("  CPU time (s)", &|p| {
+        p.cpu_s.map_or("-".to_owned(), |c| format!("{c:.1}"))
+    });
     row("  in engine::plan (s)", &|p| {
         format!("{:.1}", p.engine_wall_s)
     });

@@ -93,6 +93,8 @@ pub struct PolicyReport {
     pub deployments_remote: u64,
     /// Deployments lost because their node failed before they finished.
     pub deployments_failed: u64,
+    /// Deployments that did not start: the node's memory was full.
+    pub deployments_out_of_memory: u64,
     /// Replicas removed.
     pub removals: u64,
     /// What the engine held (wanted to act and did not).
@@ -114,6 +116,8 @@ pub struct PolicyReport {
     pub max_recovery_s: f64,
     /// Wall time of the run, s.
     pub wall_s: f64,
+    /// CPU time of the run, s, where the platform tells.
+    pub cpu_s: Option<f64>,
     /// Wall time spent in `engine::plan`, s.
     pub engine_wall_s: f64,
     /// Slowest single `engine::plan` call, ms.

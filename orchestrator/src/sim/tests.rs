@@ -28,6 +28,7 @@ fn all_policies() -> Vec<Box<dyn Policy>> {
 /// The report without its wall-clock figures.
 fn deterministic(mut r: PolicyReport) -> PolicyReport {
     r.wall_s = 0.0;
+    r.cpu_s = None;
     r.engine_wall_s = 0.0;
     r.engine_max_tick_ms = 0.0;
     r
