@@ -65,9 +65,9 @@
 //!
 //! **Benchmark** (`cargo run --release -- sim`, the default scenario:
 //! 1,000 nodes, 200 services, 10,000 requests/s, one simulated hour, seed
-//! 1; a 2-core machine shared with other builds): 4.1 s of CPU (12.7 s
-//! wall) for `threshold`, 9.0 s (25.3 s) for `qos`, 4.1 s (12.6 s) for
-//! `on-demand`, most of it in `engine::plan`, whose per-tick node index
+//! 1; a 2-core machine shared with other builds): 4.5 s of CPU (10.5 s
+//! wall, 344× real time) for `threshold`, 9.4 s (18.9 s) for `qos`, 4.4 s
+//! (8.8 s) for `on-demand`, most of it in `engine::plan`, whose per-tick node index
 //! (see [`crate::engine`]) cut the three runs from 34 / 161 / 78 s wall to
 //! 13 / 24 / 9 s with identical results. The README section on `picasso
 //! sim` has the policies' figures.

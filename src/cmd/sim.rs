@@ -147,6 +147,10 @@ pub fn table(c: &Comparison) -> String {
     row("  CPU time (s)", &|p| {
         p.cpu_s.map_or("-".to_owned(), |c| format!("{c:.1}"))
     });
+    let simulated = c.config.duration_s as f64;
+    row("  speed (simulated / wall)", &|p| {
+        format!("{:.0}x", simulated / p.wall_s.max(1e-9))
+    });
     row("  in engine::plan (s)", &|p| {
         format!("{:.1}", p.engine_wall_s)
     });
