@@ -33,6 +33,9 @@ pub struct SimArgs {
     /// Node failures per simulated hour (default: 1 % of the nodes).
     #[arg(long)]
     failures_per_hour: Option<f64>,
+    /// Mean time a failed node stays down, s.
+    #[arg(long, default_value_t = 600.0)]
+    mean_downtime: f64,
     /// Flash crowds per simulated hour.
     #[arg(long, default_value_t = 20.0)]
     flash_per_hour: f64,
@@ -64,6 +67,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         day_s: args.day,
         flash_per_hour: args.flash_per_hour,
         failures_per_hour: args.failures_per_hour,
+        mean_downtime_s: args.mean_downtime,
         ..SimConfig::default()
     };
     let c = compare(&cfg, &policies).map_err(|e| match e {
