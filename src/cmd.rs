@@ -8,8 +8,8 @@ pub mod nfdc;
 pub mod node;
 pub mod orchestrator;
 pub mod packet;
-pub mod testbed;
 pub mod sim;
+pub mod testbed;
 pub mod transfer;
 
 /// A tokio runtime: single-threaded for 0 workers, else multi-threaded.

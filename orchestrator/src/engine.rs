@@ -305,28 +305,43 @@ pub fn plan(
     policy: &dyn Policy,
     config: &EngineConfig,
 ) -> (Plan, EngineState) {
-    let mut planner = Planner {
-        view,
-        hosting: hosting_index(view, |n: &NodeView| n.replicas_of_any()),
-        demanding: hosting_index(view, |n: &NodeView| n.demand.keys().map(String::as_str)),
-        hostable: view
-            .reachable()
-            .filter(|n| n.mem_percent < config.mem_limit_percent)
-            .count() as u32,
-        specs,
-        now_ms,
-        config,
-        state: state.clone(),
-        plan: Plan {
-            time: now_ms,
-            policy: policy.name().to_owned(),
-            ..Plan::default()
-        },
-    };
+    let mut planner = Planner::new(view, specs, now_ms, state, policy.name(), config);
     planner.track_activity();
     availability::plan(&mut planner, policy.keeps_minimum());
     policy.plan(&mut planner);
     (planner.plan, planner.state)
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for one tick: the view's per-service indexes built once,
+    /// an empty plan named after `policy`.
+    pub fn new(
+        view: &'a ClusterView,
+        specs: &'a BTreeMap<String, ServiceSpec>,
+        now_ms: u64,
+        state: &EngineState,
+        policy: &str,
+        config: &'a EngineConfig,
+    ) -> Self {
+        Planner {
+            view,
+            hosting: hosting_index(view, |n: &NodeView| n.replicas_of_any()),
+            demanding: hosting_index(view, |n: &NodeView| n.demand.keys().map(String::as_str)),
+            hostable: view
+                .reachable()
+                .filter(|n| n.mem_percent < config.mem_limit_percent)
+                .count() as u32,
+            specs,
+            now_ms,
+            config,
+            state: state.clone(),
+            plan: Plan {
+                time: now_ms,
+                policy: policy.to_owned(),
+                ..Plan::default()
+            },
+        }
+    }
 }
 
 /// A replica as the planner counts it: running, in flight or planned.
