@@ -659,8 +659,19 @@ async fn engine_start(dir: &Path) -> anyhow::Result<f64> {
     let config = root.join("daemon.json");
     std::fs::write(&config, "{}")?;
     let log = std::fs::File::create(root.join("dockerd.log"))?;
+    // Its own network namespace (unshare; `ip netns exec` would hide the
+    // cgroup mounts): a second engine must not touch the machine's docker0
+    // (`--bridge none` deletes it in the namespace it runs in) nor its
+    // iptables rules.
+    let which = Command::new("sh")
+        .args(["-c", "command -v unshare"])
+        .output()?;
+    if !which.status.success() {
+        bail!("unshare (util-linux) is not installed: a second engine needs its own network namespace");
+    }
     let t = Instant::now();
-    let mut child = tokio::process::Command::new("dockerd")
+    let mut child = tokio::process::Command::new("unshare")
+        .args(["--net", "dockerd"])
         .arg("--config-file")
         .arg(&config)
         .arg("--data-root")
