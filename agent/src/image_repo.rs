@@ -600,6 +600,18 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImageFetchError + '_ {
     }
 }
 
+/// The lifetime of a segment Interest: a retransmission timeout from the
+/// measured round trip (4 × srtt + 50 ms, at least 200 ms), never more
+/// than the configured lifetime (`max_ms`, also the value before any
+/// round trip was measured). A lost segment is asked again after a few
+/// round trips instead of a whole lifetime.
+fn rto(srtt: Option<Duration>, max_ms: u64) -> u64 {
+    match srtt {
+        Some(s) => ((s * 4).as_millis() as u64 + 50).clamp(200, max_ms.max(200)),
+        None => max_ms,
+    }
+}
+
 impl ImageFetcher {
     /// A fetcher expressing through `client`, trusting manifests signed by
     /// `verifier`'s key, storing archives in `dir`.
@@ -984,7 +996,7 @@ impl ImageFetcher {
                     manifest.version,
                     seg,
                 ))
-                .with_lifetime_ms(lifetime);
+                .with_lifetime_ms(rto(srtt, lifetime));
                 let (digests, len) = (digests.clone(), manifest.segment_len(seg));
                 in_flight.spawn(async move {
                     let sent = Instant::now();
@@ -1245,6 +1257,14 @@ mod tests {
             max_retries: 2,
             ..ImageFetchOptions::default()
         }
+    }
+
+    #[test]
+    fn rto_follows_the_round_trip_within_bounds() {
+        assert_eq!(rto(None, 2000), 2000);
+        assert_eq!(rto(Some(Duration::from_millis(10)), 2000), 200);
+        assert_eq!(rto(Some(Duration::from_millis(100)), 2000), 450);
+        assert_eq!(rto(Some(Duration::from_secs(5)), 2000), 2000);
     }
 
     #[test]
