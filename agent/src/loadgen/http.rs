@@ -266,10 +266,12 @@ impl HttpUser {
         let (mut stream, reused) = match self.conn.take() {
             Some(s) => (s, true),
             None => {
+                // No TCP_NODELAY (as ab): a request is one write, and
+                // the previous one was acknowledged by its answer, so
+                // Nagle's algorithm never holds it back.
                 let s = TcpStream::connect(self.target.addr)
                     .await
                     .map_err(|_| conn_error)?;
-                let _ = s.set_nodelay(true);
                 (s, false)
             }
         };
@@ -280,6 +282,8 @@ impl HttpUser {
         if stream.write_all(&self.target.request).await.is_err() {
             return Err(stale);
         }
+        // Whether any byte of the answer came (then it is no stale connection).
+        let mut answered = false;
         let head = loop {
             match parse_head(&self.buf) {
                 Ok(Some(h)) if (100..200).contains(&h.status) && h.status != 101 => {
@@ -295,9 +299,9 @@ impl HttpUser {
                 Err(()) => return Err(Failed::Kind(FailureKind::BadResponse, 0)),
             }
             match fill(&mut stream, &mut self.buf).await {
-                Ok(0) | Err(_) if self.buf.is_empty() => return Err(stale),
+                Ok(0) | Err(_) if !answered => return Err(stale),
                 Ok(0) | Err(_) => return Err(conn_error),
-                Ok(_) => {}
+                Ok(_) => answered = true,
             }
         };
         self.buf.advance(head.len);
