@@ -123,6 +123,38 @@ fn check_latency_order(r: &Report) {
     assert!(v[0] <= mean && mean <= v[4], "{v:?} mean {mean}");
 }
 
+/// `{n}` in the URL numbers the requests: every one has its own URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_numbered_urls_are_all_distinct() {
+    with_deadline(async {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let s2 = seen.clone();
+        let rule: Rule = Arc::new(move |_, path| {
+            s2.lock().unwrap().push(path.to_owned());
+            (200, Duration::ZERO, Bytes::from_static(b"ok"))
+        });
+        let (addr, _stats) = server(rule).await;
+        let n = 60u64;
+        let cfg = HttpConfig {
+            url: format!("http://{addr}/x/{{n}}/{{n}}"),
+            keep_alive: true,
+            load: load(4, n),
+        };
+        let r = loadgen::http(&cfg).await.unwrap();
+        assert_eq!(r.successes, n);
+        let paths = seen.lock().unwrap().clone();
+        let distinct: std::collections::BTreeSet<&String> = paths.iter().collect();
+        assert_eq!(paths.len() as u64, n);
+        assert_eq!(distinct.len() as u64, n, "{paths:?}");
+        for p in &paths {
+            let (num, rest) = p.strip_prefix("/x/").unwrap().split_once('/').unwrap();
+            assert!(num.parse::<u64>().is_ok(), "{p}");
+            assert_eq!(rest, "0", "a second {{n}} is 0: {p}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_keep_alive_counts_are_exact_and_c_connections_are_used() {
     with_deadline(async {

@@ -551,7 +551,9 @@ async fn scenario(
             bin,
             &[
                 "http".into(),
-                local_url.clone(),
+                // Each request its own URL, so the replicas do the work
+                // (identical GETs would be aggregated and cached).
+                format!("{local_url}?r={{n}}"),
                 "-c".into(),
                 opts.users.to_string(),
                 "--duration".into(),

@@ -31,7 +31,9 @@ use super::{invalid, run, FailureKind, Load, LoadgenError, Outcome, Report, User
 /// An HTTP load.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// `http://HOST[:PORT]/PATH[?QUERY]`.
+    /// `http://HOST[:PORT]/PATH[?QUERY]`; a `{n}` in it is replaced by
+    /// the request's number (a second one by 0), so each request has its own URL (no cache or
+    /// request aggregation on the way can answer one for another).
     pub url: String,
     /// One connection per user for all its requests (ab -k); otherwise a
     /// connection per request (plain ab).
@@ -53,6 +55,8 @@ struct Target {
     addr: SocketAddr,
     /// The whole request, built once.
     request: Bytes,
+    /// With `{n}` in the URL: the request before and after the number.
+    numbered: Option<(Bytes, Bytes)>,
     keep_alive: bool,
 }
 
@@ -95,7 +99,9 @@ fn parse_url(url: &str) -> Result<(String, String, String), LoadgenError> {
 /// Runs an HTTP load and reports on it.
 pub async fn http(config: &HttpConfig) -> Result<Report, LoadgenError> {
     config.load.validate()?;
-    let (host_port, path, host) = parse_url(&config.url)?;
+    // `{n}` is not valid in a URI: check the URL with a stand-in.
+    const SEQ: &str = "PICASSOSEQUENCE";
+    let (host_port, path, host) = parse_url(&config.url.replace("{n}", SEQ))?;
     let addr = tokio::net::lookup_host(host_port.as_str())
         .await
         .map_err(|source| LoadgenError::Resolve {
@@ -115,9 +121,13 @@ pub async fn http(config: &HttpConfig) -> Result<Report, LoadgenError> {
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: picasso-bench\r\nAccept: */*\r\n{close}\r\n"
     );
+    let numbered = request
+        .split_once(SEQ)
+        .map(|(a, b)| (Bytes::from(a.to_owned()), Bytes::from(b.replace(SEQ, "0"))));
     let target = Arc::new(Target {
         addr,
         request: Bytes::from(request),
+        numbered,
         keep_alive: config.keep_alive,
     });
     let mut report = run(&config.load, "http", config.url.clone(), || HttpUser {
@@ -125,6 +135,7 @@ pub async fn http(config: &HttpConfig) -> Result<Report, LoadgenError> {
         conn: None,
         buf: BytesMut::new(),
         in_flight: false,
+        current: target.request.clone(),
     })
     .await;
     report.keep_alive = Some(config.keep_alive);
@@ -140,6 +151,8 @@ struct HttpUser {
     /// A request was started on `conn` and never finished (it timed out):
     /// the connection's state is unknown, so it is not reused.
     in_flight: bool,
+    /// The request being sent (the target's, or a numbered one).
+    current: Bytes,
 }
 
 /// Why an exchange failed.
@@ -279,7 +292,7 @@ impl HttpUser {
         // more than it framed): start clean.
         self.buf.clear();
         let stale = if reused { Failed::Stale } else { conn_error };
-        if stream.write_all(&self.target.request).await.is_err() {
+        if stream.write_all(&self.current).await.is_err() {
             return Err(stale);
         }
         // Whether any byte of the answer came (then it is no stale connection).
@@ -422,7 +435,18 @@ impl HttpUser {
 }
 
 impl User for HttpUser {
-    fn request(&mut self, _i: u64) -> impl std::future::Future<Output = Outcome> + Send {
+    fn request(&mut self, i: u64) -> impl std::future::Future<Output = Outcome> + Send {
+        self.current = match &self.target.numbered {
+            Some((a, b)) => {
+                let n = i.to_string();
+                let mut r = BytesMut::with_capacity(a.len() + n.len() + b.len());
+                r.extend_from_slice(a);
+                r.extend_from_slice(n.as_bytes());
+                r.extend_from_slice(b);
+                r.freeze()
+            }
+            None => self.target.request.clone(),
+        };
         self.send()
     }
 }
