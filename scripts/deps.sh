@@ -6,7 +6,8 @@
 #
 # Debian packages: busybox-static and nginx-light (their binaries go into
 # the `picasso images build` service images), fonts-dejavu-core (text in
-# the experiments report's plots). Docker: if `docker info`
+# the experiments report's plots), apache2-utils (ab, the baseline of
+# `picasso bench http` in scripts/bench-http.sh). Docker: if `docker info`
 # fails, starts dockerd in the background (log in target/dockerd.log) and
 # waits up to 30 s for it. Fails loudly, naming what is missing.
 set -euo pipefail
@@ -20,6 +21,7 @@ declare -A want=(
   [busybox-static]=/bin/busybox
   [nginx-light]=/usr/sbin/nginx
   [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+  [apache2-utils]=/usr/bin/ab
 )
 missing=()
 for pkg in "${!want[@]}"; do
@@ -56,4 +58,4 @@ if ! docker info >/dev/null 2>&1; then
   done
   docker info >/dev/null 2>&1 || { tail -n 20 "$log" >&2; die "dockerd did not answer within 30 s (log: $log)"; }
 fi
-echo "deps.sh: busybox-static, nginx-light and a Docker engine ($(docker version --format '{{.Server.Version}}' 2>/dev/null)) ready"
+echo "deps.sh: busybox-static, nginx-light, apache2-utils and a Docker engine ($(docker version --format '{{.Server.Version}}' 2>/dev/null)) ready"

@@ -8,6 +8,7 @@ pub mod nfdc;
 pub mod node;
 pub mod orchestrator;
 pub mod packet;
+pub mod sim;
 pub mod testbed;
 pub mod transfer;
 

@@ -66,6 +66,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::bench::BenchCommand,
     },
+    /// Simulate thousands of nodes and compare the orchestration policies.
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -94,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench { command } => cmd::bench::run(command),
         Command::Testbed(args) => cmd::testbed::run(args),
         Command::Experiments(args) => cmd::testbed::experiments(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,6 +13,11 @@
 //!   "maxUsers": "50", "healthPath": "/index.html" }
 //! ```
 //!
+//! `"replicas": k` makes replicas 1..=k run; `"replica": n` instead makes
+//! exactly replica `n` run (host port `port_host + n - 1`), leaving the
+//! others alone — what an orchestrator adding one replica, or filling a
+//! hole left by a removal, asks. Giving both is refused.
+//!
 //! As in the paper, values may be strings or numbers; anything else is
 //! refused with a [`DescriptorError`] that names the field (e.g.
 //! `port_host: "abc" is not a port`). Unknown keys are ignored, so more
@@ -44,8 +49,13 @@ pub struct Descriptor {
     pub port_host: Option<u16>,
     /// Port the service listens on inside its container.
     pub port_container: Option<u16>,
-    /// How many replicas this node should run (numbered 1..=replicas).
+    /// How many replicas this node should run (numbered 1..=replicas);
+    /// ignored when [`Self::replica`] is set.
     pub replicas: u32,
+    /// Exactly this replica (1-based) should run; the others are left
+    /// as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<u32>,
     /// CPU limit per replica, in cores.
     pub cpu: Option<f64>,
     /// Memory limit per replica, in bytes.
@@ -259,6 +269,7 @@ impl Descriptor {
             port_host: None,
             port_container: None,
             replicas: 1,
+            replica: None,
             cpu: None,
             memory: None,
             env: BTreeMap::new(),
@@ -320,14 +331,24 @@ impl Descriptor {
         if let Some(v) = field("replicas") {
             d.replicas = count("replicas", v, 1, MAX_REPLICAS)?;
         }
-        if let (Some(p), true) = (d.port_host, d.replicas > 1) {
-            if u32::from(p) + d.replicas - 1 > u32::from(u16::MAX) {
+        if let Some(v) = field("replica") {
+            if field("replicas").is_some() {
                 return Err(refuse(
-                    "replicas",
-                    format!(
-                        "{} replicas from port_host {p} run past port 65535",
-                        d.replicas
-                    ),
+                    "replica",
+                    "give either replica (one replica) or replicas (1..=k), not both",
+                ));
+            }
+            d.replica = Some(count("replica", v, 1, MAX_REPLICAS)?);
+        }
+        let (top, top_field) = match d.replica {
+            Some(r) => (r, "replica"),
+            None => (d.replicas, "replicas"),
+        };
+        if let (Some(p), true) = (d.port_host, top > 1) {
+            if u32::from(p) + top - 1 > u32::from(u16::MAX) {
+                return Err(refuse(
+                    top_field,
+                    format!("{top_field} {top} from port_host {p} runs past port 65535"),
                 ));
             }
         }
@@ -356,9 +377,23 @@ impl Descriptor {
     }
 
     /// The JSON form (numbers where the paper has strings; both parse).
+    /// With [`Self::replica`] set, `replicas` is left out (both are refused).
     pub fn to_json(&self) -> Vec<u8> {
         // Invariant: every field serializes (strings, numbers, maps of strings).
-        serde_json::to_vec(self).expect("descriptor serializes")
+        let mut v = serde_json::to_value(self).expect("descriptor serializes");
+        if let (Some(_), Value::Object(map)) = (self.replica, &mut v) {
+            map.remove("replicas");
+        }
+        serde_json::to_vec(&v).expect("descriptor serializes")
+    }
+
+    /// The replica numbers this descriptor asks to run: `[replica]`, or
+    /// `1..=replicas`.
+    pub fn replica_numbers(&self) -> Vec<u32> {
+        match self.replica {
+            Some(r) => vec![r],
+            None => (1..=self.replicas).collect(),
+        }
     }
 
     /// Host port of replica `replica` (1-based).
@@ -532,7 +567,23 @@ mod tests {
             ),
             (
                 r#"{"imageName": "x", "port_host": 65535, "replicas": 2}"#,
-                "replicas: 2 replicas from port_host 65535 run past port 65535",
+                "replicas: replicas 2 from port_host 65535 runs past port 65535",
+            ),
+            (
+                r#"{"imageName": "x", "port_host": 65000, "replica": 600}"#,
+                "replica: 600 is out of range 1..=64",
+            ),
+            (
+                r#"{"imageName": "x", "port_host": 65535, "replica": "3"}"#,
+                "replica: replica 3 from port_host 65535 runs past port 65535",
+            ),
+            (
+                r#"{"imageName": "x", "replica": "first"}"#,
+                r#"replica: "first" is not a whole number"#,
+            ),
+            (
+                r#"{"imageName": "x", "replica": 2, "replicas": 2}"#,
+                "replica: give either replica (one replica) or replicas (1..=k), not both",
             ),
             ("[1]", "descriptor: [1] is not a JSON object"),
         ];
@@ -545,6 +596,23 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("descriptor: not JSON"));
+    }
+
+    #[test]
+    fn one_replica_or_a_count() {
+        let d = parse(r#"{"imageName": "x", "port_host": 8000, "replica": "3"}"#).unwrap();
+        assert_eq!((d.replica, d.replica_numbers()), (Some(3), vec![3]));
+        assert_eq!(d.port_host_of(3), Some(8002));
+        // The JSON form leaves `replicas` out and parses back the same.
+        let json: Value = serde_json::from_slice(&d.to_json()).unwrap();
+        assert_eq!(
+            (json["replica"].as_u64(), json.get("replicas")),
+            (Some(3), None)
+        );
+        assert_eq!(Descriptor::from_json(&d.to_json()).unwrap(), d);
+        let d = parse(r#"{"imageName": "x", "replicas": 2}"#).unwrap();
+        assert_eq!((d.replica, d.replica_numbers()), (None, vec![1, 2]));
+        assert!(serde_json::from_slice::<Value>(&d.to_json()).unwrap()["replica"].is_null());
     }
 
     #[test]

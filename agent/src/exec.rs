@@ -297,6 +297,11 @@ pub struct ReplicaReport {
     pub existing: bool,
     /// create/start/probe times of this replica.
     pub timings: Timings,
+    /// How its CPU and memory limits are enforced, when it was started
+    /// with some: `engine` (Docker's HostConfig), or the process runtime's
+    /// account (`cgroup-v2 …`, `cgroup-v1 …`, `rlimit-as …; cpu not enforced …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<String>,
 }
 
 /// The reply to a successful deploy.
@@ -599,9 +604,11 @@ impl Exec {
         format!("picasso-{node}-{service}-{replica}")
     }
 
-    /// Deploys `d`: makes replicas 1..=`d.replicas` of the service run,
-    /// fetching and loading the image when the engine lacks it. On failure
-    /// everything this call did is undone and the error names the step.
+    /// Deploys `d`: makes replicas 1..=`d.replicas` of the service run (or
+    /// exactly replica `d.replica`), fetching and loading the image when
+    /// the engine lacks it. A replica already running is reported as it is
+    /// (`existing`), never started twice. On failure everything this call
+    /// did is undone and the error names the step.
     pub async fn deploy(&self, d: &Descriptor) -> Result<DeployReport, CommandError> {
         let _serial = self.inner.serial.lock().await;
         let started = Instant::now();
@@ -623,7 +630,12 @@ impl Exec {
                 .iter()
                 .find(|c| replica_of(c) == Some(r) && c.state == ContainerState::Running)
         };
-        let needed: Vec<u32> = (1..=d.replicas).filter(|r| running(*r).is_none()).collect();
+        let wanted = d.replica_numbers();
+        let needed: Vec<u32> = wanted
+            .iter()
+            .copied()
+            .filter(|r| running(*r).is_none())
+            .collect();
 
         // The image.
         let mut image = d.image_name.clone();
@@ -658,9 +670,12 @@ impl Exec {
                     let fetched = self
                         .inner
                         .fetcher
-                        .fetch_archive(&manifest)
+                        .fetch_current(&manifest)
                         .await
                         .map_err(|e| failed(DeployStep::Fetch, &timings)(e.to_string()))?;
+                    // The version fetched may be newer than the manifest
+                    // asked for first (republished meanwhile).
+                    let manifest = fetched.manifest.clone();
                     timings.fetch = Some(ms(t.elapsed()));
                     fetch_stats = Some(fetched.stats.clone());
                     let t = Instant::now();
@@ -693,7 +708,7 @@ impl Exec {
         let mut reports = Vec::new();
         let mut first_new: Option<Timings> = None;
         let result = async {
-            for r in 1..=d.replicas {
+            for &r in &wanted {
                 if let Some(c) = running(r) {
                     reports.push(ReplicaReport {
                         replica: r,
@@ -703,6 +718,7 @@ impl Exec {
                         port_container: c.port_container,
                         existing: true,
                         timings: Timings::default(),
+                        limits: None,
                     });
                     continue;
                 }
@@ -746,6 +762,18 @@ impl Exec {
                     .await
                     .map_err(|e| failed(DeployStep::Start, &timings)(e.to_string()))?;
                 rt_timings.start = Some(ms(t.elapsed()));
+                let limits = if d.cpu.is_some() || d.memory.is_some() {
+                    let listed = rt.list(&self.labels(service, Some(r))).await.ok();
+                    let told = listed
+                        .iter()
+                        .flatten()
+                        .find(|c| c.id == id)
+                        .and_then(|c| c.labels.get(crate::runtime::process::LABEL_LIMITS))
+                        .cloned();
+                    Some(told.unwrap_or_else(|| "engine".to_owned()))
+                } else {
+                    None
+                };
                 if let Some(port) = spec.port_host {
                     let t = Instant::now();
                     self.probe(port, &d.health_path)
@@ -762,6 +790,7 @@ impl Exec {
                     port_container: spec.port_container,
                     existing: false,
                     timings: rt_timings,
+                    limits,
                 });
             }
             Ok::<(), CommandError>(())

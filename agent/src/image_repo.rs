@@ -28,6 +28,15 @@
 //!   "segmentSha256": ["<hex of segment 0>", …], "tag": "picasso/busybox-httpd:1" }
 //! ```
 //!
+//! A publisher serves one version. An Interest for a segment (or manifest
+//! segment) of another version of the same image is answered with an
+//! application-level Nack (ContentType NACK, spec §6.2.1) whose content is
+//! `{"error": "…", "version": <current>}`: a node holding a manifest that
+//! was current a moment ago (from a content store still keeping it fresh)
+//! learns at once that the version is gone and which one replaced it,
+//! fetches `…/manifest/v=<current>` (answered with that manifest's segment
+//! 0 to a CanBePrefix Interest) and carries on, instead of timing out.
+//!
 //! `tag` (optional) is the engine reference the archive loads as. Segments
 //! need no signature of their own: the signed manifest carries each one's
 //! sha256, so a segment is checked as soon as it arrives, from the
@@ -55,6 +64,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use picasso_forwarder::app::fetch::{fetch, FetchError, FetchOptions};
 use picasso_forwarder::app::{Client, ExpressError, RegisterError};
+use picasso_tlv::data::content_type;
 use picasso_tlv::lp::NackReason;
 use picasso_tlv::{Component, Data, Interest, Name, Signer, Verifier};
 use serde::{Deserialize, Serialize};
@@ -72,6 +82,12 @@ pub const MANIFEST_FRESHNESS_MS: u64 = 1000;
 pub const MANIFEST_SEGMENT_SIZE: usize = 6000;
 /// FreshnessPeriod of segments (immutable, so caches may keep them).
 pub const SEGMENT_FRESHNESS_MS: u64 = 3_600_000;
+/// What one segment Interest came to: (segment, sent at, retransmission?,
+/// result, content matches the manifest?).
+type SegmentOutcome = (u64, Instant, bool, Result<Data, ExpressError>, bool);
+
+/// Segments queued between the pipeline and the writer thread.
+const WRITER_QUEUE: usize = 64;
 /// How many segments are written between two progress records.
 const PROGRESS_EVERY: u64 = 256;
 
@@ -236,6 +252,18 @@ pub struct ImagePublisher {
     /// `…/manifest/v=<ver>/seg=<n>`.
     manifest_segments: Vec<Data>,
     file: std::fs::File,
+    /// Signs the application-level Nacks for other versions.
+    signer: Signer,
+}
+
+/// Content of the application-level Nack a publisher answers for a version
+/// it does not serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionNack {
+    /// Why, for people.
+    pub error: String,
+    /// The version served now.
+    pub version: u64,
 }
 
 impl ImagePublisher {
@@ -288,6 +316,7 @@ impl ImagePublisher {
             manifest_data,
             manifest_segments,
             file: std::fs::File::open(archive)?,
+            signer: signer.clone(),
         })
     }
 
@@ -301,7 +330,9 @@ impl ImagePublisher {
         &self.prefix
     }
 
-    /// The Data answering `interest`: the manifest or a segment.
+    /// The Data answering `interest`: the manifest, a segment, or an
+    /// application-level Nack naming the current version when the
+    /// Interest asks for another version of this image.
     pub fn answer(&self, interest: &Interest) -> Option<Data> {
         let name = interest.name();
         let manifest_name = self.prefix.append_str("manifest");
@@ -313,16 +344,31 @@ impl ImagePublisher {
             };
         }
         if manifest_name.is_prefix_of(name) {
+            let version = name.get(manifest_name.len())?.as_version()?;
+            if version != self.manifest.version {
+                return Some(self.version_nack(name, version));
+            }
+            // `…/manifest/v=<ver>`: its first segment, to a CanBePrefix Interest.
+            if name.len() == manifest_name.len() + 1 {
+                return interest
+                    .can_be_prefix()
+                    .then(|| self.manifest_segments.first().cloned())
+                    .flatten();
+            }
             return self
                 .manifest_segments
                 .iter()
                 .find(|d| d.name() == name)
                 .cloned();
         }
-        if name.len() != self.versioned.len() + 1 || !self.versioned.is_prefix_of(name) {
+        if name.len() != self.versioned.len() + 1 || !self.prefix.is_prefix_of(name) {
             return None;
         }
+        let version = name.get(self.prefix.len())?.as_version()?;
         let seg = name.last()?.as_segment()?;
+        if version != self.manifest.version {
+            return Some(self.version_nack(name, version));
+        }
         if seg >= self.manifest.segments {
             return None;
         }
@@ -336,6 +382,25 @@ impl ImagePublisher {
             .with_content(buf);
         d.sign(&Signer::DigestSha256);
         Some(d)
+    }
+
+    /// The application-level Nack for `name`, of a version not served.
+    fn version_nack(&self, name: &Name, version: u64) -> Data {
+        let body = VersionNack {
+            error: format!(
+                "version {version} of image {} is not published; version {} is",
+                self.manifest.name, self.manifest.version
+            ),
+            version: self.manifest.version,
+        };
+        // Invariant: plain data always serializes.
+        let json = serde_json::to_vec(&body).expect("nack serializes");
+        let mut d = Data::new(name.clone())
+            .with_content_type(content_type::NACK)
+            .with_freshness_ms(MANIFEST_FRESHNESS_MS)
+            .with_content(json);
+        d.sign(&self.signer);
+        d
     }
 
     /// Registers the prefix on `client`'s forwarder and answers from this
@@ -396,6 +461,17 @@ pub enum ImageFetchError {
         retries: u32,
         /// The last failure.
         source: ExpressError,
+    },
+    /// The repo no longer publishes the manifest's version (it answered an
+    /// application-level Nack); `current` is the version it names instead.
+    #[error("version {version} of image {name} is no longer published (current: {current:?})")]
+    VersionGone {
+        /// The image.
+        name: String,
+        /// The version asked for.
+        version: u64,
+        /// The version the repo serves now, when it said.
+        current: Option<u64>,
     },
     /// A segment's content does not match the manifest's sha256.
     #[error("segment {segment} does not match its sha256 in the manifest")]
@@ -524,6 +600,18 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImageFetchError + '_ {
     }
 }
 
+/// The lifetime of a segment Interest: a retransmission timeout from the
+/// measured round trip (4 × srtt + 50 ms, at least 200 ms), never more
+/// than the configured lifetime (`max_ms`, also the value before any
+/// round trip was measured). A lost segment is asked again after a few
+/// round trips instead of a whole lifetime.
+fn rto(srtt: Option<Duration>, max_ms: u64) -> u64 {
+    match srtt {
+        Some(s) => ((s * 4).as_millis() as u64 + 50).clamp(200, max_ms.max(200)),
+        None => max_ms,
+    }
+}
+
 impl ImageFetcher {
     /// A fetcher expressing through `client`, trusting manifests signed by
     /// `verifier`'s key, storing archives in `dir`.
@@ -554,9 +642,32 @@ impl ImageFetcher {
         )
     }
 
-    /// Fetches and verifies the manifest of `image`.
+    /// Fetches and verifies the manifest of `image` (the newest version:
+    /// the discovery Interest carries MustBeFresh).
     pub async fn manifest(&self, image: &str) -> Result<ImageManifest, ImageFetchError> {
-        let name = manifest_name(&self.root, image);
+        self.manifest_at(image, manifest_name(&self.root, image))
+            .await
+    }
+
+    /// Fetches and verifies version `version` of the manifest of `image`
+    /// (`…/manifest/v=<version>`).
+    pub async fn manifest_version(
+        &self,
+        image: &str,
+        version: u64,
+    ) -> Result<ImageManifest, ImageFetchError> {
+        let name = manifest_name(&self.root, image).append(&Component::version(version));
+        let m = self.manifest_at(image, name.clone()).await?;
+        if m.version != version {
+            return Err(ImageFetchError::BadManifest {
+                name,
+                reason: format!("it describes version {}", m.version),
+            });
+        }
+        Ok(m)
+    }
+
+    async fn manifest_at(&self, image: &str, name: Name) -> Result<ImageManifest, ImageFetchError> {
         let options = FetchOptions {
             lifetime: self.options.lifetime,
             max_retries: self.options.max_retries.min(3),
@@ -605,7 +716,47 @@ impl ImageFetcher {
     /// Fetches the manifest of `image`, then the archive.
     pub async fn fetch(&self, image: &str) -> Result<FetchedImage, ImageFetchError> {
         let manifest = self.manifest(image).await?;
-        self.fetch_archive(&manifest).await
+        self.fetch_current(&manifest).await
+    }
+
+    /// Fetches the archive `manifest` describes; when that version turns
+    /// out to be gone (the repo republished the image since the manifest
+    /// was fetched, or a content store answered a manifest that was about
+    /// to go stale), fetches the manifest again once and the archive it
+    /// describes. The returned [`FetchedImage::manifest`] is the one the
+    /// archive matches.
+    pub async fn fetch_current(
+        &self,
+        manifest: &ImageManifest,
+    ) -> Result<FetchedImage, ImageFetchError> {
+        let first = self.fetch_archive(manifest).await;
+        let current = match &first {
+            Err(ImageFetchError::VersionGone { current, .. }) => *current,
+            // A repo that does not Nack: a segment that never came may be
+            // of a version since replaced. Ask for the manifest again.
+            Err(ImageFetchError::Segment { .. }) => None,
+            _ => return first,
+        };
+        let newer = match current {
+            Some(v) if v != manifest.version => self.manifest_version(&manifest.name, v).await,
+            _ => self.manifest(&manifest.name).await,
+        };
+        let newer = match newer {
+            Ok(m) if m.version != manifest.version => m,
+            // Still the same version, or no manifest: the first error stands.
+            _ => return first,
+        };
+        // The old version's partial download can never complete.
+        let (_, partial, progress) = self.paths(manifest);
+        let _ = std::fs::remove_file(partial);
+        let _ = std::fs::remove_file(progress);
+        tracing::info!(
+            image = %manifest.name,
+            gone = manifest.version,
+            version = newer.version,
+            "image republished during the fetch; fetching the new version"
+        );
+        self.fetch_archive(&newer).await
     }
 
     /// Fetches the archive `manifest` describes, resuming a partial fetch
@@ -649,6 +800,14 @@ impl ImageFetcher {
             let _ = std::fs::remove_file(&done);
         }
 
+        // A cancelled fetch's writer may still be draining its queue into
+        // this partial file: let it finish before resuming from it.
+        for _ in 0..1000 {
+            if !Writing::busy(&partial) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         // Resume: keep the verified prefix of a partial file of this manifest.
         let record = Progress {
             name: manifest.name.clone(),
@@ -712,7 +871,27 @@ impl ImageFetcher {
             .map_err(io_err(&partial))?;
         writer.record_progress()?;
 
-        let result = self.pipeline(manifest, &mut writer, &mut stats).await;
+        // The writer (whole-archive sha256, file writes, progress records)
+        // runs on a blocking thread of its own, fed in order by the
+        // pipeline: hashing and disk I/O stay off the network path.
+        let (to_writer, mut from_pipeline) = tokio::sync::mpsc::channel::<Bytes>(WRITER_QUEUE);
+        let busy = Writing::start(&partial);
+        let write_thread = tokio::task::spawn_blocking(move || {
+            let _busy = busy;
+            while let Some(segment) = from_pipeline.blocking_recv() {
+                if let Err(e) = writer.write(&segment) {
+                    return (writer, Err(e));
+                }
+            }
+            (writer, Ok(()))
+        });
+        let fetched = self.pipeline(manifest, to_writer, &mut stats).await;
+        let (mut writer, written) = write_thread.await.map_err(|e| ImageFetchError::Io {
+            path: partial.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        // A writer failure is the cause of whatever the pipeline saw next.
+        let result = written.and(fetched);
         // Whatever happened, what was written is verified: record it.
         let flushed = writer.flush().and_then(|()| writer.record_progress());
         result?;
@@ -742,11 +921,14 @@ impl ImageFetcher {
     async fn pipeline(
         &self,
         manifest: &ImageManifest,
-        writer: &mut PartialWriter,
+        writer: tokio::sync::mpsc::Sender<Bytes>,
         stats: &mut ImageFetchStats,
     ) -> Result<(), ImageFetchError> {
         let opts = &self.options;
-        let mut next_new = writer.next;
+        // The next segment to hand to the writer (it starts after the
+        // verified prefix of a resumed fetch).
+        let mut next_write = stats.resumed_from;
+        let mut next_new = next_write;
         let mut received: BTreeMap<u64, Bytes> = BTreeMap::new();
         let mut retries: HashMap<u64, u32> = HashMap::new();
         let mut retx: Vec<u64> = Vec::new();
@@ -754,14 +936,33 @@ impl ImageFetcher {
         let mut ssthresh = opts.max_cwnd;
         let mut srtt: Option<Duration> = None;
         let mut last_decrease = Instant::now();
-        let mut in_flight: JoinSet<(u64, Instant, bool, Result<Data, ExpressError>)> =
-            JoinSet::new();
+        let mut in_flight: JoinSet<SegmentOutcome> = JoinSet::new();
         let lifetime = opts.lifetime.as_millis() as u64;
+        // The segments' digests as bytes, decoded once (check() vouched
+        // for the hex): comparing them costs nothing per segment.
+        let digests: Arc<Vec<[u8; 32]>> = Arc::new(
+            manifest
+                .segment_sha256
+                .iter()
+                .map(|h| {
+                    let mut d = [0u8; 32];
+                    // A digest that does not decode matches no segment.
+                    if hex::decode_to_slice(h, &mut d).is_err() {
+                        d = [0xff; 32];
+                    }
+                    d
+                })
+                .collect(),
+        );
         loop {
-            while let Some(b) = received.remove(&writer.next) {
-                writer.write(&b)?;
+            while let Some(b) = received.remove(&next_write) {
+                if writer.send(b).await.is_err() {
+                    // The writer stopped on an error, which the caller reports.
+                    return Ok(());
+                }
+                next_write += 1;
             }
-            if writer.next >= manifest.segments {
+            if next_write >= manifest.segments {
                 return Ok(());
             }
             // Fill the window, retransmissions first. Out-of-order data
@@ -795,32 +996,48 @@ impl ImageFetcher {
                     manifest.version,
                     seg,
                 ))
-                .with_lifetime_ms(lifetime);
+                .with_lifetime_ms(rto(srtt, lifetime));
+                let (digests, len) = (digests.clone(), manifest.segment_len(seg));
                 in_flight.spawn(async move {
                     let sent = Instant::now();
-                    (seg, sent, is_retx, c.express(i).await)
+                    let result = c.express(i).await;
+                    // Checked here, in parallel on a multi-threaded runtime.
+                    let matches = result.as_ref().is_ok_and(|d| {
+                        let content = d.content();
+                        content.len() as u64 == len
+                            && Sha256::digest(&content).as_slice() == digests[seg as usize]
+                    });
+                    (seg, sent, is_retx, result, matches)
                 });
             }
             let Some(joined) = in_flight.join_next().await else {
                 // Nothing in flight and nothing to send, yet not done: only
                 // possible if the window is full of undeliverable data.
                 return Err(ImageFetchError::Segment {
-                    segment: writer.next,
+                    segment: next_write,
                     retries: 0,
                     source: ExpressError::Closed,
                 });
             };
-            let Ok((seg, sent, is_retx, result)) = joined else {
+            let Ok((seg, sent, is_retx, result, matches)) = joined else {
                 continue;
             };
             let now = Instant::now();
             match result {
+                Ok(d) if d.content_type() == Some(content_type::NACK) => {
+                    let current = serde_json::from_slice::<VersionNack>(&d.content())
+                        .ok()
+                        .map(|n| n.version);
+                    tracing::info!(image = %manifest.name, version = manifest.version, ?current, "repo no longer publishes this version");
+                    return Err(ImageFetchError::VersionGone {
+                        name: manifest.name.clone(),
+                        version: manifest.version,
+                        current,
+                    });
+                }
                 Ok(d) => {
                     let content = d.content();
-                    let expected = &manifest.segment_sha256[seg as usize];
-                    if content.len() as u64 != manifest.segment_len(seg)
-                        || hex::encode(Sha256::digest(&content)) != *expected
-                    {
+                    if !matches {
                         tracing::warn!(image = %manifest.name, seg, "segment does not match the manifest");
                         return Err(ImageFetchError::SegmentDigest { segment: seg });
                     }
@@ -869,6 +1086,39 @@ impl ImageFetcher {
                     retx.push(seg);
                 }
             }
+        }
+    }
+}
+
+/// The partial files a writer thread is writing now (in this process).
+static WRITING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks a partial file as being written until dropped.
+struct Writing(PathBuf);
+
+impl Writing {
+    fn start(path: &Path) -> Self {
+        WRITING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.to_owned());
+        Self(path.to_owned())
+    }
+
+    fn busy(path: &Path) -> bool {
+        WRITING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|p| p == path)
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let mut w = WRITING.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = w.iter().position(|p| *p == self.0) {
+            w.swap_remove(i);
         }
     }
 }
@@ -1007,6 +1257,14 @@ mod tests {
             max_retries: 2,
             ..ImageFetchOptions::default()
         }
+    }
+
+    #[test]
+    fn rto_follows_the_round_trip_within_bounds() {
+        assert_eq!(rto(None, 2000), 2000);
+        assert_eq!(rto(Some(Duration::from_millis(10)), 2000), 200);
+        assert_eq!(rto(Some(Duration::from_millis(100)), 2000), 450);
+        assert_eq!(rto(Some(Duration::from_secs(5)), 2000), 2000);
     }
 
     #[test]
@@ -1328,6 +1586,87 @@ mod tests {
         let (done, partial, _) = f.paths(p.manifest());
         assert!(!done.exists());
         assert!(std::fs::metadata(&partial).unwrap().len() <= 5 * 8000);
+    }
+
+    #[tokio::test]
+    async fn a_republished_image_is_followed_not_chased() {
+        let (producer, consumer, _h) = clients().await;
+        let dir = temp_dir("republish");
+        let key = Signer::ed25519_generate(Name::from_uri("/k").unwrap());
+        let v1 = archive(&dir.0, 100_000);
+        let p1 = Arc::new(
+            ImagePublisher::from_file(&root(), "img", Some("t:1"), &v1, 1, 8000, &key).unwrap(),
+        );
+        let v2 = dir.0.join("v2.tar");
+        std::fs::write(&v2, vec![7u8; 50_000]).unwrap();
+        let p2 = Arc::new(
+            ImagePublisher::from_file(&root(), "img", Some("t:2"), &v2, 2, 8000, &key).unwrap(),
+        );
+        // The producer serves whichever publisher is current.
+        let current = Arc::new(std::sync::Mutex::new(p1.clone()));
+        let c = current.clone();
+        producer
+            .register(p1.prefix().clone(), move |i: Interest| {
+                let d = c.lock().unwrap().answer(&i);
+                async move { d }
+            })
+            .await
+            .unwrap();
+        let f = ImageFetcher::new(
+            consumer.clone(),
+            root(),
+            key.verifier(),
+            dir.0.join("store"),
+            quick(),
+        );
+        let m1 = f.manifest("img").await.unwrap();
+        assert_eq!(m1.version, 1);
+        *current.lock().unwrap() = p2.clone();
+
+        // The publisher answers other versions with a signed application Nack.
+        for name in [
+            segment_name(&root(), "img", 1, 0),
+            manifest_name(&root(), "img")
+                .append(&Component::version(1))
+                .append(&Component::segment(0)),
+        ] {
+            let d = p2.answer(&Interest::new(name.clone())).unwrap();
+            assert_eq!(d.content_type(), Some(content_type::NACK), "{name}");
+            d.verify(&key.verifier()).unwrap();
+            let n: VersionNack = serde_json::from_slice(&d.content()).unwrap();
+            assert_eq!(n.version, 2);
+        }
+        // `…/manifest/v=2` with CanBePrefix is the manifest's first segment.
+        let versioned = manifest_name(&root(), "img").append(&Component::version(2));
+        let d = p2
+            .answer(&Interest::new(versioned.clone()).with_can_be_prefix(true))
+            .unwrap();
+        assert_eq!(d.name(), &versioned.append(&Component::segment(0)));
+        assert!(p2.answer(&Interest::new(versioned)).is_none());
+
+        // The old manifest's archive: gone, and the fetcher learns which is current.
+        let e = f.fetch_archive(&m1).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ImageFetchError::VersionGone {
+                    version: 1,
+                    current: Some(2),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let got = f.fetch_current(&m1).await.unwrap();
+        assert_eq!(got.manifest, *p2.manifest());
+        assert_eq!(got.manifest.tag.as_deref(), Some("t:2"));
+        assert_eq!(std::fs::read(&got.path).unwrap(), vec![7u8; 50_000]);
+        let (_, partial, progress) = f.paths(&m1);
+        assert!(!partial.exists() && !progress.exists());
+        // A whole fetch right after the republish (the forwarder's content
+        // store may still hold manifest v=1 fresh) ends with version 2.
+        let got = f.fetch("img").await.unwrap();
+        assert_eq!(got.manifest.version, 2);
     }
 
     /// Throughput of a 100 MB archive over the in-process forwarder

@@ -23,7 +23,8 @@
 //! another answer, a Nack by reason, a timeout, a connection error, an
 //! unreadable answer). Latency is measured from the moment a user starts
 //! a request (connecting first when it has no connection) to the last
-//! byte of the response body (the last segment for NDN), and the latency
+//! byte of the response body (and the server's close of a connection
+//! that is not kept; the last segment for NDN), and the latency
 //! statistics cover the *successful* requests only, each sample kept to
 //! the microsecond. Throughput is all requests over the run's duration
 //! (ab's "requests per second"); `bytes` counts response bodies.

@@ -138,8 +138,12 @@ pub struct NodeConfig {
     /// [`Node::orchestrator_key`]; `None` leaves the node without a command
     /// verifier (it then refuses every command).
     pub orchestrator_key: Option<PathBuf>,
-    /// Parent cgroup of the node's containers (e.g. one per emulated Pi,
-    /// with its own CPU quota).
+    /// Parent cgroup of the node's containers and process replicas (e.g.
+    /// one per emulated Pi, with its own CPU quota): an absolute path such
+    /// as `/picasso-n1` with Docker's `cgroupfs` driver (the container
+    /// lands in `<mount>[/<controller>]/picasso-n1/<id>`, beside the
+    /// process replicas' `…/picasso-n1/<name>`), a `name.slice` with the
+    /// `systemd` driver. Process replicas default to `picasso`.
     pub cgroup_parent: Option<String>,
     /// HTTP ingress address; empty disables the ingress.
     pub http: String,

@@ -228,3 +228,104 @@ async fn detect_prefers_docker_and_falls_back_to_processes() {
     let rt = detect_at("unix:///nonexistent/docker.sock").await;
     assert_eq!(rt.kind(), RuntimeKind::Process);
 }
+
+/// The node's cgroup parent (what the test bed caps, e.g. 0.4 CPU per
+/// emulated Pi) holds its Docker containers and its process replicas
+/// alike, whatever the engine's cgroup driver.
+#[tokio::test]
+async fn the_cgroup_parent_holds_containers_and_process_replicas() -> anyhow::Result<()> {
+    use picasso_agent::runtime::process::ProcessRuntime;
+    let docker = DockerRuntime::connect_default().await?;
+    let host = HostFiles::debian(common::static_httpd()?);
+    let image = ServiceImage::TinyHttpd;
+    let built = images::build(&docker, image, &host, &images_dir(), false).await?;
+    if !docker.has_image(image.tag()).await? {
+        docker.load_image(&built.archive).await?;
+    }
+    let engine = bollard::Docker::connect_with_local_defaults()?
+        .negotiate_version()
+        .await?;
+    let info = engine.info().await?;
+    let driver = info
+        .cgroup_driver
+        .map(|d| format!("{d:?}"))
+        .unwrap_or_default();
+    let run = format!("{}-cg", std::process::id());
+    // systemd's driver takes slices; cgroupfs an absolute path.
+    let (parent, in_path) = if driver.to_lowercase().contains("systemd") {
+        let s = format!("picasso-test-{}.slice", std::process::id());
+        (s.clone(), s)
+    } else {
+        let p = format!("picasso-test-{}", std::process::id());
+        (format!("/{p}"), format!("/{p}/"))
+    };
+    eprintln!(
+        "engine cgroup driver {driver}, version {:?}; parent {parent}",
+        info.cgroup_version
+    );
+    let _cleanup = Cleanup::new(TEST_LABEL, &run);
+    let mut labels = managed_labels("cg", 1, "test-node");
+    labels.insert(TEST_LABEL.to_owned(), run.clone());
+    let spec = ContainerSpec {
+        name: format!("picasso-test-{run}"),
+        image: image.tag().to_owned(),
+        host_ip: "127.0.0.1".to_owned(),
+        port_host: Some(common::free_port()?),
+        port_container: Some(80),
+        cpu_limit: Some(0.4),
+        memory_limit: Some(64 << 20),
+        labels,
+        cgroup_parent: Some(parent.clone()),
+        ..Default::default()
+    };
+    let id = docker.create(&spec).await?;
+    docker.start(&id).await?;
+    let inspected = engine.inspect_container(&id.0, None).await?;
+    let pid = inspected
+        .state
+        .and_then(|s| s.pid)
+        .context("a running container has a pid")?;
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    assert!(cgroups.contains(&in_path), "{cgroups}");
+
+    // A process replica under the same parent lands beside it.
+    let procs = ProcessRuntime::new();
+    let mut pspec = ContainerSpec {
+        name: format!("picasso-test-{run}-p"),
+        image: "none".to_owned(),
+        command: vec!["sleep".into(), "30".into()],
+        cpu_limit: Some(0.2),
+        memory_limit: Some(32 << 20),
+        cgroup_parent: Some(parent.clone()),
+        ..Default::default()
+    };
+    pspec.labels = managed_labels("cg", 2, "test-node");
+    let pid_p = procs.create(&pspec).await?;
+    procs.start(&pid_p).await?;
+    let listed = procs.list(&BTreeMap::new()).await?;
+    let how = &listed[0].labels[picasso_agent::runtime::process::LABEL_LIMITS];
+    eprintln!("process replica limits: {how}");
+    if procs.cgroups().is_some() && !driver.to_lowercase().contains("systemd") {
+        assert!(how.starts_with("cgroup-v"), "{how}");
+        assert!(how.contains(&in_path), "{how}");
+    }
+    procs.remove(&pid_p, true).await?;
+    docker.remove(&id, true).await?;
+    // The parent the engine made (cgroupfs) goes once empty.
+    if let Some(h) = procs.cgroups() {
+        let rel = parent.trim_start_matches('/');
+        let dirs = match h {
+            picasso_agent::runtime::process::limits::Hierarchy::V2 { root } => vec![root.join(rel)],
+            picasso_agent::runtime::process::limits::Hierarchy::V1 { .. } => {
+                std::fs::read_dir("/sys/fs/cgroup")?
+                    .filter_map(Result::ok)
+                    .map(|e| e.path().join(rel))
+                    .collect()
+            }
+        };
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    Ok(())
+}

@@ -303,6 +303,70 @@ async fn several_replicas_get_consecutive_ports() {
     assert_eq!(node.containers().await, 3);
 }
 
+#[tokio::test]
+async fn one_replica_by_number_starts_only_that_one_and_never_twice() {
+    let node = Node::start(true).await;
+    let one = |r: Value| {
+        let mut d = descriptor(0);
+        d["port_host"] = json!(null);
+        d["replica"] = r;
+        d
+    };
+    let replicas_of = |r: &Value| -> Vec<(u64, bool)> {
+        r["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["replica"].as_u64().unwrap(),
+                    x["existing"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let r = node.send("deploy", one(json!(3))).await;
+    assert_eq!(replicas_of(&r), [(3, false)], "{r}");
+    let list = node.fake.list(&BTreeMap::new()).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].labels["picasso.replica"], "3");
+    assert_eq!(list[0].name, "picasso-n1-S1-3");
+    // Again: the running container, nothing created.
+    let again = node.send("deploy", one(json!("3"))).await;
+    assert_eq!(replicas_of(&again), [(3, true)], "{again}");
+    assert_eq!(again["containerId"], r["containerId"]);
+    assert_eq!(node.creates(), 1);
+    // Another number: that one only, 3 left alone.
+    let r1 = node.send("deploy", one(json!(1))).await;
+    assert_eq!(replicas_of(&r1), [(1, false)], "{r1}");
+    assert_eq!((node.creates(), node.containers().await), (2, 2));
+    // The count form still works beside it: only the hole (2) is filled.
+    let mut d = descriptor(0);
+    d["port_host"] = json!(null);
+    d["replicas"] = json!(3);
+    let all = node.send("deploy", d).await;
+    assert_eq!(
+        replicas_of(&all),
+        [(1, true), (2, false), (3, true)],
+        "{all}"
+    );
+    assert_eq!((node.creates(), node.containers().await), (3, 3));
+    // A bad number is refused naming the field, nothing started.
+    for bad in [json!(0), json!(65), json!("x")] {
+        let r = node.send("deploy", one(bad)).await;
+        assert_eq!(
+            (&r["error"], &r["field"]),
+            (&json!("invalid"), &json!("replica")),
+            "{r}"
+        );
+    }
+    let mut both = one(json!(2));
+    both["replicas"] = json!(2);
+    let r = node.send("deploy", both).await;
+    assert_eq!(r["field"], "replica", "{r}");
+    assert_eq!((node.creates(), node.containers().await), (3, 3));
+}
+
 /// Asserts a failed deploy: error names `step`, no container left, image
 /// gone when `image_left` is false.
 async fn assert_rolled_back(node: &Node, r: &Value, step: &str, image_left: bool) {
@@ -550,4 +614,64 @@ async fn a_restarted_agent_adopts_its_running_containers() {
     assert_eq!(up[0].1.max_users, 3);
     // Listing through the old exec still sees both of its containers.
     assert_eq!(node.exec.list().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_process_replica_reports_how_its_limits_are_enforced() {
+    let (fwd, _) = runtime::spawn(Default::default());
+    let client = Client::from_app_face(in_process::connect(&fwd).await.unwrap());
+    let dir = std::env::temp_dir().join(format!(
+        "picasso-exec-limits-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let _dir = TempDir(dir.clone());
+    let key = Signer::ed25519_generate(Name::from_uri("/picasso/KEY/orchestrator").unwrap());
+    let mut config = ExecConfig::new(NODE, key.verifier(), dir.join("data"));
+    config.cgroup_parent = Some(format!("/picasso-exec-test-{}", std::process::id()));
+    let rt = Arc::new(picasso_agent::runtime::process::ProcessRuntime::new());
+    rt.add_image("sleeper");
+    let exec = Exec::new(config, rt.clone(), client, Arc::new(Recorder::default()));
+    let mut d = picasso_agent::descriptor::Descriptor::new("sleeper", "lim");
+    d.command = vec!["sleep".into(), "30".into()];
+    d.cpu = Some(0.25);
+    d.memory = Some(48 << 20);
+    let report = exec.deploy(&d).await.unwrap();
+    let limits = report.replicas[0].limits.clone().unwrap();
+    // Whichever the host allows, it is named, with the memory limit in force.
+    assert!(
+        limits.starts_with("cgroup-v")
+            || limits.starts_with("rlimit-as 49152 KiB; cpu not enforced"),
+        "{limits}"
+    );
+    if limits.starts_with("cgroup-v") {
+        assert!(
+            limits.contains(&format!(
+                "/picasso-exec-test-{}/picasso-n1-lim-1",
+                std::process::id()
+            )),
+            "{limits}"
+        );
+    }
+    // Without limits the reply says nothing about them.
+    d.cpu = None;
+    d.memory = None;
+    d.replica = Some(2);
+    let report = exec.deploy(&d).await.unwrap();
+    assert_eq!(report.replicas[0].limits, None);
+    for c in rt.list(&BTreeMap::new()).await.unwrap() {
+        rt.remove(&c.id, true).await.unwrap();
+    }
+    if let Some(h) = rt.cgroups() {
+        let parent = format!("picasso-exec-test-{}", std::process::id());
+        match h {
+            picasso_agent::runtime::process::limits::Hierarchy::V2 { root } => {
+                let _ = std::fs::remove_dir(root.join(&parent));
+            }
+            picasso_agent::runtime::process::limits::Hierarchy::V1 { cpu, memory } => {
+                let _ = std::fs::remove_dir(cpu.join(&parent));
+                let _ = std::fs::remove_dir(memory.join(&parent));
+            }
+        }
+    }
 }

@@ -123,6 +123,38 @@ fn check_latency_order(r: &Report) {
     assert!(v[0] <= mean && mean <= v[4], "{v:?} mean {mean}");
 }
 
+/// `{n}` in the URL numbers the requests: every one has its own URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_numbered_urls_are_all_distinct() {
+    with_deadline(async {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let s2 = seen.clone();
+        let rule: Rule = Arc::new(move |_, path| {
+            s2.lock().unwrap().push(path.to_owned());
+            (200, Duration::ZERO, Bytes::from_static(b"ok"))
+        });
+        let (addr, _stats) = server(rule).await;
+        let n = 60u64;
+        let cfg = HttpConfig {
+            url: format!("http://{addr}/x/{{n}}/{{n}}"),
+            keep_alive: true,
+            load: load(4, n),
+        };
+        let r = loadgen::http(&cfg).await.unwrap();
+        assert_eq!(r.successes, n);
+        let paths = seen.lock().unwrap().clone();
+        let distinct: std::collections::BTreeSet<&String> = paths.iter().collect();
+        assert_eq!(paths.len() as u64, n);
+        assert_eq!(distinct.len() as u64, n, "{paths:?}");
+        for p in &paths {
+            let (num, rest) = p.strip_prefix("/x/").unwrap().split_once('/').unwrap();
+            assert!(num.parse::<u64>().is_ok(), "{p}");
+            assert_eq!(rest, "0", "a second {{n}} is 0: {p}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_keep_alive_counts_are_exact_and_c_connections_are_used() {
     with_deadline(async {
@@ -324,6 +356,93 @@ async fn http_duration_bounds_the_run_and_stop_ends_it() {
         let r = run.await.unwrap().unwrap();
         assert!(r.requests >= 20);
         assert_eq!(r.requests, progress.snapshot().completed);
+    })
+    .await;
+}
+
+/// A raw HTTP/1.1 server answering its k-th request (1-based) with the
+/// k-th of a few framings, written a few bytes at a time; after every 5th
+/// answer it closes the connection without a word (an idle close, racing
+/// the client's next request on it).
+async fn raw_server() -> (SocketAddr, Arc<Stats>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Arc::new(Stats::default());
+    let st = stats.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            st.accepted.fetch_add(1, Ordering::SeqCst);
+            let st = st.clone();
+            tokio::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 1024];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    buf.drain(..end + 4);
+                    let k = st.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    let (answer, close) = RAW_ANSWERS[k % RAW_ANSWERS.len()];
+                    for piece in answer.as_bytes().chunks(7) {
+                        if s.write_all(piece).await.is_err() {
+                            return;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    if close || k.is_multiple_of(5) {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, stats)
+}
+
+/// (answer, close after it); the body of each is 11 bytes.
+const RAW_ANSWERS: [(&str, bool); 5] = [
+    (
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+        false,
+    ),
+    (
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+        false,
+    ),
+    ("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello world", true),
+    ("HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nhello world", true),
+    (
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 11\r\n\r\nhello world",
+        false,
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_framings_and_idle_closes() {
+    with_deadline(async {
+        let (addr, stats) = raw_server().await;
+        let (n, c) = (100u64, 4usize);
+        let cfg = HttpConfig {
+            url: format!("http://{addr}/"),
+            keep_alive: true,
+            load: load(c, n),
+        };
+        let r = loadgen::http(&cfg).await.unwrap();
+        // Chunked, after a 100 Continue, until close, HTTP/1.0: successes;
+        // the 404s fail; an idle close is no failure (the request is sent
+        // again on a new connection, and the server saw it once).
+        assert_eq!(r.requests, n);
+        assert_eq!(r.failures, BTreeMap::from([(FailureKind::Http4xx, n / 5)]));
+        assert_eq!(r.successes, n - n / 5);
+        assert_eq!(r.bytes, 11 * n);
+        assert_eq!(stats.requests.load(Ordering::SeqCst), n as usize);
+        assert!(stats.accepted.load(Ordering::SeqCst) > c);
     })
     .await;
 }

@@ -9,6 +9,7 @@
 
 pub mod fetch;
 pub mod publish;
+mod stream_out;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use picasso_tlv::lp::{CachePolicyType, LpPacket, NackReason};
 use picasso_tlv::mgmt::{ControlParameters, ControlResponse, MgmtTlv};
 use picasso_tlv::{types, Component, Data, Interest, Name, Signer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
 /// Why an expressed Interest brought no Data.
@@ -109,13 +110,38 @@ struct Shared {
 /// A client of a forwarder (a consumer and/or producer).
 #[derive(Clone)]
 pub struct Client {
-    tx: mpsc::Sender<Bytes>,
+    tx: Out,
     shared: Arc<Mutex<Shared>>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Client")
+    }
+}
+
+/// Where a client's frames go.
+#[derive(Clone)]
+enum Out {
+    /// A channel to a task that sends them (in-process face, UDP).
+    Channel(mpsc::Sender<Bytes>),
+    /// Written directly to a stream socket.
+    Stream(Arc<stream_out::StreamOut>),
+}
+
+impl Out {
+    fn try_send(&self, frame: Bytes) -> Result<(), mpsc::error::TrySendError<Bytes>> {
+        match self {
+            Out::Channel(tx) => tx.try_send(frame),
+            Out::Stream(s) => s.try_send(frame),
+        }
+    }
+
+    async fn send(&self, frame: Bytes) -> Result<(), ()> {
+        match self {
+            Out::Channel(tx) => tx.send(frame).await.map_err(|_| ()),
+            Out::Stream(s) => s.send(frame).await,
+        }
     }
 }
 
@@ -265,28 +291,15 @@ impl Client {
         Self::from_channels(out_tx, in_rx)
     }
 
-    /// A client over a connected byte stream.
-    pub fn from_stream<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> Self {
-        let (mut rd, mut wr) = tokio::io::split(stream);
-        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            while let Some(f) = out_rx.recv().await {
-                buf.clear();
-                buf.extend_from_slice(&f);
-                while let Ok(more) = out_rx.try_recv() {
-                    buf.extend_from_slice(&more);
-                    if buf.len() > 256 * 1024 {
-                        break;
-                    }
-                }
-                if wr.write_all(&buf).await.is_err() {
-                    break;
-                }
-            }
-        });
+    /// A client over a connected stream socket (Unix or TCP). Frames are
+    /// written by the task that sends them when nothing is queued before
+    /// them (no hop through a send task); replies of handlers answering a
+    /// batch of received Interests go out in one write.
+    pub fn from_stream<S: crate::face::stream::StreamSocket>(stream: S) -> Self {
+        let (mut rd, wr) = stream.into_halves();
+        let out = Arc::new(stream_out::StreamOut::spawn(wr));
         let client = Self {
-            tx: out_tx,
+            tx: Out::Stream(out.clone()),
             shared: Arc::new(Mutex::new(Shared::default())),
         };
         // The reader dispatches frames itself (no hop through a channel).
@@ -294,6 +307,7 @@ impl Client {
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(64 * 1024);
             loop {
+                out.cork();
                 while let Ok(Some(n)) = picasso_tlv::wire::frame_len(&buf) {
                     // A copy per frame keeps the read buffer unshared (see
                     // face::stream).
@@ -301,6 +315,7 @@ impl Client {
                     bytes::Buf::advance(&mut buf, n);
                     c.on_frame(frame);
                 }
+                out.uncork();
                 if picasso_tlv::wire::frame_len(&buf).is_err() {
                     break;
                 }
@@ -318,7 +333,7 @@ impl Client {
     /// A client over frame channels.
     pub fn from_channels(tx: mpsc::Sender<Bytes>, mut rx: mpsc::Receiver<Bytes>) -> Self {
         let client = Self {
-            tx,
+            tx: Out::Channel(tx),
             shared: Arc::new(Mutex::new(Shared::default())),
         };
         let c = client.clone();
@@ -414,34 +429,40 @@ impl Client {
                 .map(|(_, h)| h.clone())
         };
         let Some(h) = handler else { return };
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let interest_wire = i.to_wire();
-            let lp = match h(i).await {
-                Answer::Data(d) => d.wire().cloned().map(|w| (LpPacket::wrap(w), false)),
-                Answer::DataNoCache(d) => d.wire().cloned().map(|w| {
-                    let mut lp = LpPacket::wrap(w);
-                    lp.cache_policy = Some(CachePolicyType::NoCache);
-                    (lp, true)
-                }),
-                Answer::Nack(reason) => Some((LpPacket::nack(reason, interest_wire), true)),
-                Answer::Silent => None,
-            };
-            let Some((mut lp, has_headers)) = lp else {
-                return;
-            };
-            let frame = match (pit_token, has_headers) {
-                (None, false) => match lp.fragment.take() {
-                    Some(w) => w,
-                    None => return,
-                },
-                (token, _) => {
-                    lp.pit_token = token;
-                    lp.encode()
+        let interest_wire = i.to_wire();
+        let mut reply = h(i);
+        // Most handlers answer at once (a ready future): answer inline,
+        // without a task per Interest; only a handler that waits gets one.
+        let mut cx = std::task::Context::from_waker(noop_waker());
+        match reply.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(answer) => {
+                if let Some(frame) = answer_frame(answer, interest_wire, pit_token) {
+                    self.send_frame(frame);
                 }
-            };
-            let _ = tx.send(frame).await;
-        });
+            }
+            std::task::Poll::Pending => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if let Some(frame) = answer_frame(reply.await, interest_wire, pit_token) {
+                        let _ = tx.send(frame).await;
+                    }
+                });
+            }
+        }
+    }
+
+    /// Queues `frame` for sending without waiting; a full queue hands it
+    /// to a task that waits for room (a reply is never dropped here).
+    fn send_frame(&self, frame: Bytes) {
+        match self.tx.try_send(frame) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(frame)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(frame).await;
+                });
+            }
+        }
     }
 
     /// Expresses `interest` (a nonce is added when absent) and waits for
@@ -600,6 +621,37 @@ impl Client {
     pub async fn dataset(&self, prefix: &Name) -> Result<Bytes, ExpressError> {
         fetch_segmented(self, prefix, Duration::from_secs(4)).await
     }
+}
+
+/// The frame that carries a handler's answer (`None`: nothing to send).
+fn answer_frame(answer: Answer, interest_wire: Bytes, pit_token: Option<Bytes>) -> Option<Bytes> {
+    let (mut lp, has_headers) = match answer {
+        Answer::Data(d) => (LpPacket::wrap(d.wire().cloned()?), false),
+        Answer::DataNoCache(d) => {
+            let mut lp = LpPacket::wrap(d.wire().cloned()?);
+            lp.cache_policy = Some(CachePolicyType::NoCache);
+            (lp, true)
+        }
+        Answer::Nack(reason) => (LpPacket::nack(reason, interest_wire), true),
+        Answer::Silent => return None,
+    };
+    match (pit_token, has_headers) {
+        (None, false) => lp.fragment.take(),
+        (token, _) => {
+            lp.pit_token = token;
+            Some(lp.encode())
+        }
+    }
+}
+
+/// A waker that does nothing: polls a handler's future once, inline.
+fn noop_waker() -> &'static std::task::Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: std::sync::OnceLock<std::task::Waker> = std::sync::OnceLock::new();
+    NOOP.get_or_init(|| std::task::Waker::from(Arc::new(Noop)))
 }
 
 /// Fetches every segment of the newest version under `prefix` (one

@@ -3,8 +3,11 @@
 //! unicast or multicast, in-process channel).
 //!
 //! Each face runs a receive task that decodes packets and hands them to the
-//! forwarder over one bounded channel, and a send task fed by the face's own
-//! bounded queue; when that queue is full the forwarder drops and counts
+//! forwarder over one bounded channel. UDP and in-process faces have a send
+//! task fed by the face's own bounded queue; stream faces are written by the
+//! forwarder task itself (one non-blocking write per face per batch), their
+//! send task only writing what the socket did not take at once. When a
+//! face's queue or send buffer is full the forwarder drops and counts
 //! instead of waiting, so one slow face never stalls the others.
 
 pub mod in_process;

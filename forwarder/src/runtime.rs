@@ -1,10 +1,13 @@
 //! The forwarder task: one tokio task owns the [`Forwarder`] and its face
 //! table (no locks), fed by one bounded channel of [`Event`]s from the
 //! faces' receive tasks. Packets to send go into each face's own bounded
-//! queue with `try_send`; a full queue is a counted drop.
+//! queue with `try_send` (UDP, in-process), or are encoded into a stream
+//! face's send buffer and written once per batch by this task; a full
+//! queue or buffer is a counted drop.
 //!
 //! ```text
 //!  face rx tasks ──Event──► [ forwarder task: Forwarder + faces + mgmt ] ──(OutPacket)──► face tx tasks
+//!                                            └──one write per stream face per batch──► socket
 //!  ForwarderHandle::call ──► closures run on the task (routes, face creation, embedding)
 //! ```
 
@@ -98,8 +101,8 @@ pub enum Event {
         face: FaceId,
         /// What it is.
         meta: FaceMeta,
-        /// Its send queue.
-        tx: mpsc::Sender<Outgoing>,
+        /// Its send side.
+        tx: FaceTx,
         /// Its byte counters.
         stats: Arc<FaceStats>,
     },
@@ -117,10 +120,20 @@ pub enum Event {
 pub struct FaceSlot {
     /// Description.
     pub meta: FaceMeta,
-    /// Send queue.
-    pub tx: mpsc::Sender<Outgoing>,
+    /// Send side.
+    pub tx: FaceTx,
     /// Byte counters.
     pub stats: Arc<FaceStats>,
+}
+
+/// How the forwarder task hands packets to a face.
+#[derive(Debug)]
+pub enum FaceTx {
+    /// The face's bounded queue, drained by its send task (UDP, in-process).
+    Queue(mpsc::Sender<Outgoing>),
+    /// A stream socket the forwarder task encodes into and writes itself,
+    /// once per batch, without a hop through a send task.
+    Stream(Box<crate::face::stream::StreamSink>),
 }
 
 /// Everything the forwarder task owns.
@@ -137,6 +150,11 @@ pub struct Core {
     pub started: std::time::SystemTime,
     /// Reused buffer for the outbox.
     out_buf: Vec<Outgoing>,
+    /// Event-queue credits to return after the batch, per face (runs of
+    /// one face's packets merged: one semaphore update per run, not per packet).
+    credits: Vec<(FaceId, usize)>,
+    /// Stream faces with bytes encoded in this flush, to write after it.
+    dirty: Vec<FaceId>,
 }
 
 impl std::fmt::Debug for Core {
@@ -255,6 +273,8 @@ pub fn spawn(limits: ForwarderLimits) -> (ForwarderHandle, tokio::task::JoinHand
         handle: handle.clone(),
         started: std::time::SystemTime::now(),
         out_buf: Vec::new(),
+        credits: Vec::new(),
+        dirty: Vec::new(),
     };
     core.fwd.add_face(FaceId::INTERNAL, true);
     core.fwd.add_face(FaceId::CONTENT_STORE, true);
@@ -287,6 +307,7 @@ async fn run(mut core: Core, mut rx: mpsc::Receiver<Event>) {
                 for ev in batch.drain(..) {
                     core.handle_event(ev, now);
                 }
+                core.return_credits();
                 core.flush(now);
                 // New PIT entries may expire before the armed timer: tick
                 // within TICK_GRANULARITY (re-arming only when it moves earlier).
@@ -342,9 +363,19 @@ impl Core {
         }
     }
 
-    fn return_credit(&self, face: FaceId) {
-        if let Some(slot) = self.faces.get(&face) {
-            slot.stats.credits.add_permits(1);
+    fn return_credit(&mut self, face: FaceId) {
+        match self.credits.last_mut() {
+            Some((f, n)) if *f == face => *n += 1,
+            _ => self.credits.push((face, 1)),
+        }
+    }
+
+    /// Returns the credits of the events handled in this batch.
+    fn return_credits(&mut self) {
+        for (face, n) in self.credits.drain(..) {
+            if let Some(slot) = self.faces.get(&face) {
+                slot.stats.credits.add_permits(n);
+            }
         }
     }
 
@@ -410,13 +441,39 @@ impl Core {
                     continue;
                 }
                 let face = o.face;
-                let full = match self.faces.get(&face) {
-                    Some(slot) => slot.tx.try_send(o).is_err(),
-                    None => false,
+                let accepted = match self.faces.get_mut(&face) {
+                    Some(FaceSlot {
+                        tx: FaceTx::Queue(q),
+                        ..
+                    }) => q.try_send(o).is_ok(),
+                    Some(FaceSlot {
+                        tx: FaceTx::Stream(sink),
+                        ..
+                    }) => {
+                        let was_idle = sink.is_clean();
+                        let ok = sink.push(o);
+                        if was_idle && !sink.is_clean() {
+                            self.dirty.push(face);
+                        }
+                        ok
+                    }
+                    None => true,
                 };
-                if full {
+                if !accepted {
                     self.fwd.count_drop(face);
                 }
+            }
+        }
+        // One write per stream face for everything this flush produced.
+        for face in self.dirty.drain(..) {
+            if let Some(FaceSlot {
+                tx: FaceTx::Stream(sink),
+                stats,
+                ..
+            }) = self.faces.get_mut(&face)
+            {
+                let written = sink.write_out();
+                stats.out_bytes.fetch_add(written as u64, Ordering::Relaxed);
             }
         }
         self.out_buf = out;

@@ -23,10 +23,12 @@
 //! Never duplicates: at most one command per (service, node) is in flight,
 //! the agent's deploy is idempotent (re-sending returns the running
 //! replicas), and a replica confirmed by a reply counts as running until a
-//! report newer than the reply says otherwise. The agent's deploy runs
-//! replicas `1..=n`, so a deploy of replica `n` may start lower replicas
-//! that are not desired (after a removal left a hole); the command task
-//! removes those at once, and reconcile removes any it missed.
+//! report newer than the reply says otherwise. When the desired replicas
+//! on a node are exactly `1..=n`, one deploy with `"replicas": n` starts
+//! the missing ones; otherwise (one missing, or holes left by removals) a
+//! deploy with `"replica": r` starts exactly replica `r`, one per command.
+//! Should a node still start a replica that is not desired, the command
+//! task removes it at once, and reconcile removes any it missed.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
@@ -720,17 +722,26 @@ impl Deployer {
                         push_result(&mut st, result, self.inner.config.max_results);
                         continue;
                     };
-                    // Replicas run 1..=n on the node: ask for the highest desired.
                     let top = desired.iter().copied().max().unwrap_or(1);
-                    let params = spec.descriptor(top).to_json();
+                    let (descriptor, replicas) =
+                        if missing.len() > 1 && desired.len() == top as usize {
+                            // Desired is exactly 1..=top: one command for all.
+                            (spec.descriptor(top), missing)
+                        } else {
+                            // Exactly the first missing one; the next tick does the rest.
+                            let r = missing[0];
+                            let mut d = spec.descriptor(1);
+                            d.replica = Some(r);
+                            (d, vec![r])
+                        };
                     (
                         Command {
                             verb: "deploy".to_owned(),
                             service: service.clone(),
                             node: node.clone(),
-                            replicas: missing,
+                            replicas,
                         },
-                        params,
+                        descriptor.to_json(),
                     )
                 } else {
                     let r = orphans[0];

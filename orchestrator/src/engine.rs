@@ -305,22 +305,43 @@ pub fn plan(
     policy: &dyn Policy,
     config: &EngineConfig,
 ) -> (Plan, EngineState) {
-    let mut planner = Planner {
-        view,
-        specs,
-        now_ms,
-        config,
-        state: state.clone(),
-        plan: Plan {
-            time: now_ms,
-            policy: policy.name().to_owned(),
-            ..Plan::default()
-        },
-    };
+    let mut planner = Planner::new(view, specs, now_ms, state, policy.name(), config);
     planner.track_activity();
     availability::plan(&mut planner, policy.keeps_minimum());
     policy.plan(&mut planner);
     (planner.plan, planner.state)
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for one tick: the view's per-service indexes built once,
+    /// an empty plan named after `policy`.
+    pub fn new(
+        view: &'a ClusterView,
+        specs: &'a BTreeMap<String, ServiceSpec>,
+        now_ms: u64,
+        state: &EngineState,
+        policy: &str,
+        config: &'a EngineConfig,
+    ) -> Self {
+        Planner {
+            view,
+            hosting: hosting_index(view, |n: &NodeView| n.replicas_of_any()),
+            demanding: hosting_index(view, |n: &NodeView| n.demand.keys().map(String::as_str)),
+            hostable: view
+                .reachable()
+                .filter(|n| n.mem_percent < config.mem_limit_percent)
+                .count() as u32,
+            specs,
+            now_ms,
+            config,
+            state: state.clone(),
+            plan: Plan {
+                time: now_ms,
+                policy: policy.to_owned(),
+                ..Plan::default()
+            },
+        }
+    }
 }
 
 /// A replica as the planner counts it: running, in flight or planned.
@@ -336,11 +357,40 @@ pub struct Replica {
     pub pending: bool,
 }
 
+/// The reachable nodes per service that `services` names for each node,
+/// in node order: built once per tick so [`Planner::replicas`] and the
+/// demand queries visit only the nodes that matter (at 1,000 nodes,
+/// scanning every node for every query dominated a tick).
+fn hosting_index<'a, I>(
+    view: &'a ClusterView,
+    services: impl Fn(&'a NodeView) -> I,
+) -> BTreeMap<&'a str, Vec<&'a NodeView>>
+where
+    I: Iterator<Item = &'a str>,
+{
+    let mut m: BTreeMap<&str, Vec<&NodeView>> = BTreeMap::new();
+    for node in view.reachable() {
+        for s in services(node) {
+            let v = m.entry(s).or_default();
+            if !matches!(v.last(), Some(n) if n.id == node.id) {
+                v.push(node);
+            }
+        }
+    }
+    m
+}
+
 /// The working state of one tick: inputs, the plan so far and the state.
 #[derive(Debug)]
 pub struct Planner<'a> {
     /// The snapshot.
     pub view: &'a ClusterView,
+    /// Reachable nodes per service they run (see [`hosting_index`]).
+    hosting: BTreeMap<&'a str, Vec<&'a NodeView>>,
+    /// Reachable nodes per service their gateway measured demand for.
+    demanding: BTreeMap<&'a str, Vec<&'a NodeView>>,
+    /// Reachable nodes below the memory limit ([`Planner::can_host`]).
+    hostable: u32,
     /// The specs, by service.
     pub specs: &'a BTreeMap<String, ServiceSpec>,
     /// The clock, Unix ms.
@@ -358,7 +408,8 @@ impl Planner<'_> {
     /// and deployed by this plan, less those this plan removes.
     pub fn replicas(&self, service: &str) -> Vec<Replica> {
         let mut out: Vec<Replica> = Vec::new();
-        for node in self.view.reachable() {
+        let hosting = self.hosting.get(service).map_or(&[][..], |v| v.as_slice());
+        for node in hosting {
             for c in node.replicas_of(service) {
                 out.push(Replica {
                     node: node.id.clone(),
@@ -407,6 +458,21 @@ impl Planner<'_> {
             }
         }
         out
+    }
+
+    /// The reachable nodes whose gateway measured demand for `service`,
+    /// in node order.
+    pub fn demanding(&self, service: &str) -> impl Iterator<Item = &NodeView> {
+        self.demanding
+            .get(service)
+            .map_or(&[][..], |v| v.as_slice())
+            .iter()
+            .copied()
+    }
+
+    /// How many nodes may take a new replica ([`Planner::can_host`]).
+    pub fn hostable_count(&self) -> u32 {
+        self.hostable
     }
 
     /// Replicas of `service` per node.
@@ -566,7 +632,7 @@ impl Planner<'_> {
         if all.len() as u32 <= spec.replicas.min.max(1) {
             return None;
         }
-        let reachable = self.view.reachable().filter(|n| self.can_host(n)).count() as u32;
+        let reachable = self.hostable_count();
         let want_nodes =
             availability::nodes_needed(spec.availability, self.config.node_availability)
                 .min(reachable)

@@ -18,6 +18,9 @@
 //!   the view every tick (backoff while a node is unreachable) and reports
 //!   deployments owed back into the view's `in_flight`.
 //!
+//! - [`sim`]: `picasso sim`, a discrete-event simulator that drives
+//!   [`engine::plan`] with thousands of synthetic nodes and services and
+//!   compares the policies.
 //! - [`monitoring`]: the monitoring manager: polls every enrolled node's
 //!   `/picasso/node/<id>/monitor`, verifies its signature, keeps a time
 //!   series and reachability per node and builds the [`view::ClusterView`].
@@ -50,6 +53,7 @@ pub mod engine;
 pub mod monitoring;
 pub mod repo;
 pub mod server;
+pub mod sim;
 pub mod spec;
 pub mod state;
 pub mod view;

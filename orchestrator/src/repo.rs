@@ -694,7 +694,7 @@ fn component_text(name: &Name, i: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use picasso_agent::image_repo::{ImageFetchOptions, ImageFetcher};
+    use picasso_agent::image_repo::{ImageFetchError, ImageFetchOptions, ImageFetcher};
     use picasso_forwarder::app::fetch_segmented;
     use picasso_forwarder::face::in_process;
     use picasso_forwarder::runtime;
@@ -997,6 +997,26 @@ mod tests {
         assert_eq!(std::fs::read(&fetched.path).unwrap(), bytes);
         assert_eq!(fetched.manifest, m);
         assert_eq!(fetched.manifest.tag.as_deref(), Some("picasso/nginx:1"));
+        // Republished: a node's manifest (or the one a content store still
+        // holds fresh) names a version that is gone. The repo says so at
+        // once, naming the current version, and the fetcher follows it.
+        let old = repo
+            .put_image("other/app", None, &mut &archive(100_000, 3)[..])
+            .unwrap();
+        let bytes2 = archive(200_000, 9);
+        let m2 = repo
+            .put_image("other/app", Some("picasso/app:2"), &mut &bytes2[..])
+            .unwrap();
+        assert!(m2.version > old.version);
+        let e = fetcher.fetch_archive(&old).await.unwrap_err();
+        assert!(
+            matches!(e, ImageFetchError::VersionGone { version, current: Some(c), .. }
+                if version == old.version && c == m2.version),
+            "{e}"
+        );
+        let fetched = fetcher.fetch_current(&old).await.unwrap();
+        assert_eq!(fetched.manifest, m2);
+        assert_eq!(std::fs::read(&fetched.path).unwrap(), bytes2);
         // A fetcher trusting another key refuses the manifest.
         let other = ImageFetcher::new(
             consumer,

@@ -720,18 +720,7 @@ pub fn plan_tick(
     config: &EngineConfig,
     operator: &BTreeMap<String, OperatorIntent>,
 ) -> (Plan, EngineState) {
-    let mut p = Planner {
-        view,
-        specs,
-        now_ms,
-        config,
-        state: state.clone(),
-        plan: Plan {
-            time: now_ms,
-            policy: policy.name().to_owned(),
-            ..Plan::default()
-        },
-    };
+    let mut p = Planner::new(view, specs, now_ms, state, policy.name(), config);
     p.track_activity();
     for (service, intent) in operator {
         if !specs.contains_key(service) {

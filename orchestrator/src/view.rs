@@ -142,6 +142,15 @@ impl NodeView {
             .filter(move |c| c.running && c.service.as_deref() == Some(service))
     }
 
+    /// The services its running containers are replicas of (with
+    /// repeats).
+    pub fn replicas_of_any(&self) -> impl Iterator<Item = &str> {
+        self.containers
+            .iter()
+            .filter(|c| c.running)
+            .filter_map(|c| c.service.as_deref())
+    }
+
     /// True when the node holds `image`, or runs `service` (so it holds
     /// its image under the engine's reference).
     pub fn has_image(&self, image: &str, service: &str) -> bool {

@@ -344,12 +344,18 @@ async fn remove_steps_remove() {
     d.idle().await;
     assert_eq!(n1.containers().await, [("S1".to_owned(), 2, true)]);
 
-    // Replica 3 with a hole at 1: the node's deploy runs 1..=3, the
-    // deployer removes the undesired 1 at once.
+    // Replica 3 with a hole at 1: the deployer asks for replica 3 alone,
+    // the node starts exactly that one (nothing to remove afterwards).
     d.apply(&plan(vec![deploy("S1", "n1", 3)])).unwrap();
     let t = now_ms() + 2;
-    d.reconcile(&view_of(&[&n1], t).await, t);
+    let creates = n1.creates();
+    let started = d.reconcile(&view_of(&[&n1], t).await, t);
+    assert_eq!(
+        (started[0].verb.as_str(), started[0].replicas.as_slice()),
+        ("deploy", &[3][..])
+    );
     d.idle().await;
+    assert_eq!(n1.creates(), creates + 1, "only replica 3 was created");
     assert_eq!(
         n1.containers().await,
         [("S1".to_owned(), 2, true), ("S1".to_owned(), 3, true)]

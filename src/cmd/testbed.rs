@@ -90,7 +90,7 @@ pub struct ExperimentsArgs {
     #[arg(long = "only", value_name = "PART")]
     only: Vec<String>,
     /// Requests per user in Figs. 5–8 (the paper: 100).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 100)]
     requests_per_user: usize,
     /// Requests per point of the Fig. 3 sweep (the paper: 10000).
     #[arg(long, default_value_t = 5000)]
@@ -117,6 +117,10 @@ pub struct ExperimentsArgs {
     /// Working directory; default a fresh temp dir.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Load through each node's HTTP ingress (PiCasso's path) instead of
+    /// straight to the containers' ports (the paper's method).
+    #[arg(long)]
+    via_ingress: bool,
 }
 
 /// Runs the paper's experiments and writes the report.
@@ -147,6 +151,7 @@ pub fn experiments(args: ExperimentsArgs) -> anyhow::Result<()> {
         dir: args.dir,
         closed_loop_secs: args.closed_loop_secs,
         only: args.only,
+        via_ingress: args.via_ingress,
     };
     let rt = super::runtime(2)?;
     rt.block_on(async move {

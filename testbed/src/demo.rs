@@ -187,6 +187,22 @@ impl BenchResult {
     }
 }
 
+/// `url` with a query that makes every request of one bench run, and of
+/// every run, its own URL: `?run=<unique>&r={n}` (the load generator puts
+/// the request's number for `{n}`). Identical GETs would be aggregated by
+/// the forwarders and answered from their content stores, and the
+/// replicas would not see the load.
+pub fn numbered(url: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}run={}-{t}-{run}&r={{n}}", std::process::id())
+}
+
 /// Runs `picasso bench <args> --json` (the project's ab-like load
 /// generator, a separate process like the paper's test machine).
 pub async fn bench(bin: &Path, args: &[String]) -> anyhow::Result<BenchResult> {
@@ -551,7 +567,9 @@ async fn scenario(
             bin,
             &[
                 "http".into(),
-                local_url.clone(),
+                // Each request its own URL, so the replicas do the work
+                // (identical GETs would be aggregated and cached).
+                numbered(&local_url),
                 "-c".into(),
                 opts.users.to_string(),
                 "--duration".into(),

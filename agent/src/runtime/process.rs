@@ -4,14 +4,20 @@
 //! A spec's `command` is run with `PORT=<port_host>` and
 //! `HOST=<host_ip>` in its environment (plus the spec's `env`); the
 //! process must listen there itself, so `port_container` is only recorded.
-//! CPU and memory limits and the cgroup parent are recorded but not
-//! enforced. Images have no meaning here: [`Runtime::load_image`] reads
+//! CPU and memory limits are enforced by [`limits`]: a cgroup per replica
+//! under the spec's cgroup parent (v2, else v1) when the hierarchy is
+//! writable, else memory alone as RLIMIT_AS; which one was applied is
+//! logged and shown as the `picasso.limits` label in [`Runtime::list`].
+//! Images have no meaning here: [`Runtime::load_image`] reads
 //! the archive's manifest and remembers its tags, so the agent's flow
 //! (has image? load, create, start) is the same on both runtimes.
 //!
 //! Stats come from `/proc/<pid>/stat` (utime + stime) and
-//! `/proc/<pid>/statm` (resident pages). Children are killed when stopped,
-//! removed, or when the runtime is dropped.
+//! `/proc/<pid>/statm` (resident pages). Children (and, with a cgroup,
+//! whatever they forked) are killed when stopped, removed, or when the
+//! runtime is dropped.
+
+pub mod limits;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -23,11 +29,19 @@ use async_trait::async_trait;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{sysconf, Pid, SysconfVar};
 
+use limits::{Cgroup, Enforcement, Hierarchy};
+
 use super::{
     human_duration, read_archive_manifest, ContainerId, ContainerInfo, ContainerSpec,
     ContainerState, ContainerStats, EngineVersion, LoadedImage, Runtime, RuntimeError, RuntimeKind,
     Step,
 };
+
+/// The label [`Runtime::list`] adds to say how a replica's limits are
+/// enforced ([`Enforcement::describe`]).
+pub const LABEL_LIMITS: &str = "picasso.limits";
+/// Where cgroup hierarchies are mounted.
+pub const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
 
 /// How often `stop` checks whether a signalled child has exited.
 const STOP_POLL: Duration = Duration::from_millis(20);
@@ -47,6 +61,35 @@ struct Proc {
     exited: Option<(i32, Instant)>,
     /// Previous (process CPU ns, wall time) for the CPU percentage.
     prev_cpu: Option<(u64, Instant)>,
+    /// How the limits of the last start are enforced.
+    enforcement: Option<Enforcement>,
+}
+
+impl Proc {
+    fn cgroup(&self) -> Option<&Cgroup> {
+        match &self.enforcement {
+            Some(Enforcement::Cgroup(c)) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// SIGKILLs whatever is left in `cgroup` (what the replica forked).
+fn kill_cgroup(cgroup: &Cgroup) {
+    for pid in cgroup.pids() {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// `program` as `execvp` would find it.
+fn resolve_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = std::path::PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
 }
 
 impl Proc {
@@ -94,15 +137,42 @@ struct State {
 }
 
 /// Service replicas as local child processes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProcessRuntime {
     state: Mutex<State>,
+    /// Where cgroups are looked for.
+    cgroup_mount: std::path::PathBuf,
+    /// The hierarchy found there, if any.
+    cgroups: Option<Hierarchy>,
+}
+
+impl Default for ProcessRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ProcessRuntime {
-    /// An empty runtime: no processes, no images.
+    /// An empty runtime: no processes, no images; cgroups from
+    /// [`CGROUP_MOUNT`] when there are any.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_cgroup_mount(Path::new(CGROUP_MOUNT))
+    }
+
+    /// An empty runtime looking for cgroup hierarchies at `mount`.
+    pub fn with_cgroup_mount(mount: &Path) -> Self {
+        let cgroups = Hierarchy::detect(mount);
+        tracing::debug!(mount = %mount.display(), ?cgroups, "process runtime cgroups");
+        Self {
+            state: Mutex::default(),
+            cgroup_mount: mount.to_owned(),
+            cgroups,
+        }
+    }
+
+    /// The cgroup hierarchy replicas are limited with, if any.
+    pub fn cgroups(&self) -> Option<&Hierarchy> {
+        self.cgroups.as_ref()
     }
 
     /// Records `image` as present (what `load_image` does from an archive).
@@ -147,6 +217,17 @@ impl ProcessRuntime {
                 id: id.0.clone(),
             })
     }
+}
+
+/// Removes `cgroup` once the killed processes have left it (bounded wait).
+async fn remove_cgroup(cgroup: &Cgroup) {
+    for _ in 0..50 {
+        if cgroup.pids().is_empty() {
+            break;
+        }
+        tokio::time::sleep(STOP_POLL).await;
+    }
+    cgroup.remove();
 }
 
 /// Sends SIGTERM, waits up to `timeout`, then SIGKILL; reaps the child.
@@ -282,6 +363,7 @@ impl Runtime for ProcessRuntime {
                 started: None,
                 exited: None,
                 prev_cpu: None,
+                enforcement: None,
             },
         );
         Ok(id)
@@ -295,9 +377,47 @@ impl Runtime for ProcessRuntime {
             return Ok(());
         }
         let spec = &proc.spec;
-        let mut cmd = Command::new(&spec.command[0]);
-        cmd.args(&spec.command[1..])
-            .stdin(Stdio::null())
+        let target = || format!("{} ({})", spec.name, spec.command[0]);
+        let (cpu, memory) = (spec.cpu_limit, spec.memory_limit);
+        let mut cgroup = None;
+        let mut why = String::new();
+        if cpu.is_some() || memory.is_some() {
+            match &self.cgroups {
+                Some(h) => match h.create(spec.cgroup_parent.as_deref(), &spec.name, cpu, memory) {
+                    Ok(c) => cgroup = Some(c),
+                    Err(e) => why = e.to_string(),
+                },
+                None => why = format!("no cgroup hierarchy at {}", self.cgroup_mount.display()),
+            }
+        }
+        let rlimit_kib = match cgroup {
+            None => memory.map(|m| (m / 1024).max(1)),
+            Some(_) => None,
+        };
+        let mut cmd = match rlimit_kib {
+            Some(kib) => {
+                // Resolved here so a missing program fails the start, as
+                // without the wrapper.
+                if resolve_program(&spec.command[0]).is_none() {
+                    return Err(RuntimeError::Failed {
+                        step: Step::Start,
+                        target: target(),
+                        reason: "program not found".to_owned(),
+                    });
+                }
+                let mut c = Command::new("/bin/sh");
+                c.args(["-c", "ulimit -v \"$0\" || exit 126; exec \"$@\""])
+                    .arg(kib.to_string())
+                    .args(&spec.command);
+                c
+            }
+            None => {
+                let mut c = Command::new(&spec.command[0]);
+                c.args(&spec.command[1..]);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(port) = spec.port_host {
@@ -316,11 +436,39 @@ impl Runtime for ProcessRuntime {
                 cmd.env(k, v);
             }
         }
-        let child = cmd.spawn().map_err(|e| RuntimeError::Failed {
+        let mut child = cmd.spawn().map_err(|e| RuntimeError::Failed {
             step: Step::Start,
-            target: format!("{} ({})", spec.name, spec.command[0]),
+            target: target(),
             reason: e.to_string(),
         })?;
+        if let Some(c) = &cgroup {
+            if let Err(e) = c.join(child.id()) {
+                let _ = child.kill();
+                let _ = child.wait();
+                c.remove();
+                return Err(RuntimeError::Failed {
+                    step: Step::Start,
+                    target: target(),
+                    reason: format!("joining its cgroup: {e}"),
+                });
+            }
+        }
+        let enforcement = match cgroup {
+            Some(c) => Enforcement::Cgroup(c),
+            None if cpu.is_some() || memory.is_some() => Enforcement::Rlimit {
+                kib: rlimit_kib,
+                cpu_asked: cpu.is_some(),
+                why,
+            },
+            None => Enforcement::Unlimited,
+        };
+        match &enforcement {
+            Enforcement::Rlimit { .. } => {
+                tracing::warn!(replica = %spec.name, limits = %enforcement.describe(), "limits only partly enforced")
+            }
+            _ => tracing::info!(replica = %spec.name, limits = %enforcement.describe(), "limits"),
+        }
+        proc.enforcement = Some(enforcement);
         proc.child = Some(child);
         proc.started = Some(Instant::now());
         proc.exited = None;
@@ -344,6 +492,9 @@ impl Runtime for ProcessRuntime {
         let status = terminate(&mut child, timeout).await;
         let mut state = self.lock();
         if let Some(proc) = state.procs.get_mut(&key) {
+            if let Some(c) = proc.cgroup() {
+                kill_cgroup(c);
+            }
             use std::os::unix::process::ExitStatusExt;
             let code = match &status {
                 Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
@@ -371,11 +522,17 @@ impl Runtime for ProcessRuntime {
                     reason: "it is running: stop it first or force".to_owned(),
                 });
             }
-            state.procs.remove(&key).and_then(|p| p.child)
+            state.procs.remove(&key)
         };
-        if let Some(mut child) = child {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut proc) = child {
+            if let Some(mut child) = proc.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            if let Some(c) = proc.cgroup() {
+                kill_cgroup(c);
+                remove_cgroup(c).await;
+            }
         }
         Ok(())
     }
@@ -399,7 +556,13 @@ impl Runtime for ProcessRuntime {
                     state: p.state(),
                     port_host: p.spec.port_host,
                     port_container: p.spec.port_container,
-                    labels: p.spec.labels.clone(),
+                    labels: {
+                        let mut l = p.spec.labels.clone();
+                        if let Some(e) = &p.enforcement {
+                            l.insert(LABEL_LIMITS.to_owned(), e.describe());
+                        }
+                        l
+                    },
                     created: p.created,
                 }
             })
@@ -447,6 +610,18 @@ impl Drop for ProcessRuntime {
             if let Some(child) = &mut proc.child {
                 let _ = child.kill();
                 let _ = child.wait();
+            }
+            if let Some(c) = proc.cgroup() {
+                kill_cgroup(c);
+                // Killed processes leave their cgroup when reaped, which
+                // for grandchildren takes their parent (or init) a moment.
+                for _ in 0..50 {
+                    if c.pids().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(STOP_POLL);
+                }
+                c.remove();
             }
         }
     }
@@ -528,6 +703,140 @@ mod tests {
         assert!(matches!(err, RuntimeError::Conflict { .. }), "{err}");
         let err = rt.start(&ContainerId::from("nope")).await.unwrap_err();
         assert!(err.to_string().contains("no such container nope"), "{err}");
+    }
+
+    /// Polls `f` every 20 ms for up to 10 s.
+    async fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+        for _ in 0..500 {
+            if f() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    fn pid_of(rt: &ProcessRuntime, id: &ContainerId) -> u32 {
+        let mut s = rt.lock();
+        ProcessRuntime::find(&mut s, id, Step::Stats)
+            .unwrap()
+            .child
+            .as_ref()
+            .unwrap()
+            .id()
+    }
+
+    /// "Max address space" of `pid`, bytes.
+    fn address_space_limit(pid: u32) -> Option<u64> {
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max address space"))?;
+        line.split_whitespace().nth(3)?.parse().ok()
+    }
+
+    #[tokio::test]
+    async fn without_cgroups_memory_is_an_address_space_limit() {
+        let empty = std::env::temp_dir().join(format!("picasso-nocg-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let rt = ProcessRuntime::with_cgroup_mount(&empty);
+        assert!(rt.cgroups().is_none());
+        let mut spec = sleeper("lim");
+        spec.cpu_limit = Some(0.5);
+        spec.memory_limit = Some(64 << 20);
+        let id = rt.create(&spec).await.unwrap();
+        rt.start(&id).await.unwrap();
+        let pid = pid_of(&rt, &id);
+        assert!(
+            wait_until(|| address_space_limit(pid) == Some(64 << 20)).await,
+            "{:?}",
+            address_space_limit(pid)
+        );
+        let label = rt.list(&BTreeMap::new()).await.unwrap()[0].labels[LABEL_LIMITS].clone();
+        assert!(
+            label.starts_with(
+                "rlimit-as 65536 KiB; cpu not enforced (no cgroup: no cgroup hierarchy at"
+            ),
+            "{label}"
+        );
+        // A program that is not there still fails the start.
+        let mut missing = sleeper("missing");
+        missing.command = vec!["/nonexistent/picasso-prog".into()];
+        missing.memory_limit = Some(64 << 20);
+        let m = rt.create(&missing).await.unwrap();
+        assert!(rt.start(&m).await.is_err());
+        // Without limits, nothing is wrapped or limited.
+        let plain = rt.create(&sleeper("plain")).await.unwrap();
+        rt.start(&plain).await.unwrap();
+        let list = rt.list(&BTreeMap::new()).await.unwrap();
+        let p = list.iter().find(|c| c.id == plain).unwrap();
+        assert_eq!(p.labels[LABEL_LIMITS], "none");
+        let _ = std::fs::remove_dir_all(&empty);
+    }
+
+    /// On this host's real hierarchy: a cgroup per replica under the
+    /// parent, CPU throttled to the quota, gone after remove. Where no
+    /// hierarchy is writable the runtime must say it fell back.
+    #[tokio::test]
+    async fn cgroup_limits_are_applied_and_removed() {
+        let rt = ProcessRuntime::new();
+        let parent = format!("picasso-test-{}", std::process::id());
+        let mut spec = sleeper("picasso-t-burn-1");
+        spec.command = vec!["sh".into(), "-c".into(), "while :; do :; done".into()];
+        spec.cpu_limit = Some(0.1);
+        spec.memory_limit = Some(32 << 20);
+        spec.cgroup_parent = Some(format!("/{parent}"));
+        let id = rt.create(&spec).await.unwrap();
+        rt.start(&id).await.unwrap();
+        let pid = pid_of(&rt, &id);
+        let label = rt.list(&BTreeMap::new()).await.unwrap()[0].labels[LABEL_LIMITS].clone();
+        eprintln!("limits: {label}");
+        let Some(Enforcement::Cgroup(cg)) = rt.lock().procs[&id].enforcement.clone() else {
+            // No writable hierarchy here: the fallback is reported as such.
+            assert!(
+                label.starts_with("rlimit-as 32768 KiB; cpu not enforced"),
+                "{label}"
+            );
+            rt.remove(&id, true).await.unwrap();
+            return;
+        };
+        assert!(
+            label.starts_with(&format!("cgroup-v{} ", cg.version)),
+            "{label}"
+        );
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(
+            own.contains(&format!("/{parent}/picasso-t-burn-1")),
+            "{own}"
+        );
+        let (quota_file, mem_file, mem_dir, cpu_dir) = match cg.version {
+            2 => ("cpu.max", "memory.max", &cg.dirs[0], &cg.dirs[0]),
+            _ => (
+                "cpu.cfs_quota_us",
+                "memory.limit_in_bytes",
+                &cg.dirs[1],
+                &cg.dirs[0],
+            ),
+        };
+        let quota = std::fs::read_to_string(cpu_dir.join(quota_file)).unwrap();
+        assert!(quota.starts_with("10000"), "{quota}");
+        let mem = std::fs::read_to_string(mem_dir.join(mem_file)).unwrap();
+        assert_eq!(mem.trim(), (32u64 << 20).to_string());
+        // The busy loop is throttled by the kernel.
+        let throttled = || {
+            std::fs::read_to_string(cpu_dir.join("cpu.stat"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("nr_throttled "))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        assert!(wait_until(|| throttled() > 0).await, "never throttled");
+        rt.remove(&id, true).await.unwrap();
+        for d in &cg.dirs {
+            assert!(!d.exists(), "{} left behind", d.display());
+            let _ = std::fs::remove_dir(d.parent().unwrap());
+        }
     }
 
     #[tokio::test]

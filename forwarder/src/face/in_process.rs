@@ -48,7 +48,7 @@ pub async fn connect(handle: &ForwarderHandle) -> Result<AppFace, Stopped> {
         .send(Event::FaceUp {
             face,
             meta,
-            tx: queue_tx,
+            tx: crate::runtime::FaceTx::Queue(queue_tx),
             stats: stats.clone(),
         })
         .await

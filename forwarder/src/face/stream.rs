@@ -13,71 +13,302 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use picasso_tlv::mgmt::{FacePersistency, FaceScope, LinkType};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::link_service::LinkService;
-use super::{FaceKind, FaceMeta, SEND_QUEUE};
-use crate::runtime::{Event, FaceStats, ForwarderHandle, Stopped};
+use super::{FaceKind, FaceMeta};
+use crate::runtime::{Event, FaceStats, FaceTx, ForwarderHandle, Stopped};
 use crate::FaceId;
 
+/// Most bytes a stream face may have encoded but not yet written; beyond
+/// it the forwarder drops and counts (a reader that cannot keep up does
+/// not stall the other faces or grow memory).
+pub const SEND_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// A stream socket split into a read half (the face's receive task) and a
+/// write half shared by the forwarder task, which writes without waiting,
+/// and the face's send task, which writes what the socket did not take.
+pub trait StreamSocket: Send + 'static {
+    /// The read half.
+    type Read: AsyncRead + Unpin + Send + 'static;
+    /// The write half.
+    type Write: WriteHalf;
+    /// Splits the socket.
+    fn into_halves(self) -> (Self::Read, Self::Write);
+}
+
+/// The write half of a [`StreamSocket`].
+pub trait WriteHalf: Send + Sync + 'static {
+    /// Writes what the socket takes now (`WouldBlock` when it takes nothing).
+    fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize>;
+    /// Waits until the socket may take more.
+    fn writable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send + '_;
+}
+
+macro_rules! stream_socket {
+    ($stream:ty, $read:ty, $write:ty) => {
+        impl StreamSocket for $stream {
+            type Read = $read;
+            type Write = $write;
+            fn into_halves(self) -> ($read, $write) {
+                self.into_split()
+            }
+        }
+        impl WriteHalf for $write {
+            fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.try_write(buf)
+            }
+            fn writable(
+                &self,
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + Send + '_ {
+                <$write>::writable(self)
+            }
+        }
+    };
+}
+stream_socket!(
+    tokio::net::UnixStream,
+    tokio::net::unix::OwnedReadHalf,
+    tokio::net::unix::OwnedWriteHalf
+);
+stream_socket!(
+    tokio::net::TcpStream,
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf
+);
+
+/// What the forwarder task can do with a write half: write without waiting.
+trait TryWrite: Send + Sync {
+    fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize>;
+}
+
+impl<W: WriteHalf> TryWrite for W {
+    fn try_write_now(&self, buf: &[u8]) -> std::io::Result<usize> {
+        WriteHalf::try_write_now(self, buf)
+    }
+}
+
+/// Bytes the socket did not take at once, for the face's send task.
+#[derive(Default)]
+struct Backlog {
+    chunks: std::collections::VecDeque<Bytes>,
+    /// The send task is writing (or about to write) the backlog: the
+    /// forwarder task must queue behind it, not write directly.
+    busy: bool,
+    /// The face is gone: the send task writes what is left and ends.
+    closed: bool,
+    /// A write failed: later packets are dropped.
+    failed: bool,
+}
+
+struct SinkShared {
+    backlog: std::sync::Mutex<Backlog>,
+    /// Bytes in the backlog (read without the lock by [`StreamSink::push`]).
+    queued: std::sync::atomic::AtomicUsize,
+    wake: tokio::sync::Notify,
+}
+
+impl SinkShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Backlog> {
+        self.backlog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The send side of a stream face as the forwarder task holds it: packets
+/// are encoded into one buffer during a flush and written with one
+/// non-blocking write after it; what the socket does not take goes to the
+/// face's send task, in order.
+pub struct StreamSink {
+    link: LinkService,
+    buf: BytesMut,
+    writer: Arc<dyn TryWrite>,
+    shared: Arc<SinkShared>,
+}
+
+impl std::fmt::Debug for StreamSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSink")
+            .field("pending", &self.buf.len())
+            .finish()
+    }
+}
+
+impl StreamSink {
+    /// Nothing encoded since the last [`StreamSink::write_out`].
+    pub fn is_clean(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Encodes `o` for sending; `false` (a drop to count) when it cannot be
+    /// encoded or the face already has [`SEND_BUFFER_BYTES`] waiting.
+    pub fn push(&mut self, o: crate::fw::Outgoing) -> bool {
+        let queued = self.shared.queued.load(Ordering::Relaxed);
+        if self.buf.len() + queued >= SEND_BUFFER_BYTES {
+            return false;
+        }
+        let before = self.buf.len();
+        match self.link.send_into(&o.packet, o.pit_token, &mut self.buf) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(face = %o.face, error = %e, "cannot encode packet for face");
+                self.buf.truncate(before);
+                false
+            }
+        }
+    }
+
+    /// Writes what was encoded: directly when the send task is idle and
+    /// the socket takes it, the rest through the send task. Returns the
+    /// bytes written directly.
+    pub fn write_out(&mut self) -> usize {
+        if self.buf.is_empty() {
+            return 0;
+        }
+        let mut b = self.shared.lock();
+        if b.failed || b.closed {
+            self.buf.clear();
+            return 0;
+        }
+        let mut written = 0;
+        if !b.busy {
+            while written < self.buf.len() {
+                match self.writer.try_write_now(&self.buf[written..]) {
+                    Ok(0) => break,
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        // The receive task sees the connection end too.
+                        b.failed = true;
+                        self.buf.clear();
+                        return written;
+                    }
+                }
+            }
+        }
+        if written == self.buf.len() {
+            self.buf.clear();
+            return written;
+        }
+        // Never dropped here (part of a frame may be out already): the
+        // bound is kept by `push`, which counts what it refuses.
+        bytes::Buf::advance(&mut self.buf, written);
+        let rest = self.buf.split().freeze();
+        self.shared.queued.fetch_add(rest.len(), Ordering::Relaxed);
+        b.chunks.push_back(rest);
+        if !b.busy {
+            b.busy = true;
+            drop(b);
+            self.shared.wake.notify_one();
+        }
+        written
+    }
+}
+
+impl Drop for StreamSink {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The face's send task: writes the backlog the forwarder task left, in
+/// order, waiting for the socket; ends when the face is gone and the
+/// backlog written, or on a write error.
+async fn write_backlog<W: WriteHalf>(
+    writer: Arc<W>,
+    shared: Arc<SinkShared>,
+    stats: Arc<FaceStats>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let chunk = {
+            let mut b = shared.lock();
+            match b.chunks.pop_front() {
+                Some(c) => Some(c),
+                None => {
+                    b.busy = false;
+                    if b.closed || b.failed {
+                        return;
+                    }
+                    None
+                }
+            }
+        };
+        let Some(chunk) = chunk else {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = shared.wake.notified() => continue,
+            }
+        };
+        shared.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            match writer.try_write_now(rest) {
+                Ok(0) => break,
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let ready = tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        r = writer.writable() => r,
+                    };
+                    if ready.is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if !rest.is_empty() {
+            let mut b = shared.lock();
+            b.failed = true;
+            b.busy = false;
+            b.chunks.clear();
+            shared.queued.store(0, Ordering::Relaxed);
+            return;
+        }
+        stats
+            .out_bytes
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+}
+
 /// Starts a face over a connected stream; returns its id.
-pub async fn spawn_face<S>(
+pub async fn spawn_face<S: StreamSocket>(
     handle: &ForwarderHandle,
     stream: S,
     meta: FaceMeta,
-) -> Result<FaceId, Stopped>
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
+) -> Result<FaceId, Stopped> {
     let face = handle.allocate_face_id();
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let (queue_tx, queue_rx) = mpsc::channel(SEND_QUEUE);
+    let (mut rd, wr) = stream.into_halves();
+    let writer = Arc::new(wr);
     let stats = Arc::new(FaceStats::default());
+    let shared = Arc::new(SinkShared {
+        backlog: Default::default(),
+        queued: Default::default(),
+        wake: tokio::sync::Notify::new(),
+    });
+    let sink = StreamSink {
+        link: LinkService::new(None),
+        buf: BytesMut::new(),
+        writer: writer.clone(),
+        shared: shared.clone(),
+    };
     handle
         .events()
         .send(Event::FaceUp {
             face,
             meta,
-            tx: queue_tx,
+            tx: FaceTx::Stream(Box::new(sink)),
             stats: stats.clone(),
         })
         .await
         .map_err(|_| Stopped)?;
-    // One send task: encodes what is queued (up to 256 kB) and writes it in
-    // one call. (A separate writer task cost two more wakeups per packet.)
-    let send_stats = stats.clone();
-    let mut queue_rx = queue_rx;
-    tokio::spawn(async move {
-        let mut link = LinkService::new(None);
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        while let Some(first) = queue_rx.recv().await {
-            buf.clear();
-            let mut next = Some(first);
-            while let Some(o) = next.take() {
-                match link.send_into(&o.packet, o.pit_token, &mut buf) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        tracing::debug!(%face, error = %e, "cannot encode packet for face");
-                        send_stats.drops.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                if buf.len() < 256 * 1024 {
-                    next = queue_rx.try_recv().ok();
-                }
-            }
-            if buf.is_empty() {
-                continue;
-            }
-            if wr.write_all(&buf).await.is_err() {
-                break;
-            }
-            send_stats
-                .out_bytes
-                .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        }
-        let _ = wr.shutdown().await;
-    });
+    tokio::spawn(write_backlog(
+        writer,
+        shared,
+        stats.clone(),
+        handle.cancel_token().clone(),
+    ));
     let events = handle.events().clone();
     let cancel = handle.cancel_token().clone();
     tokio::spawn(async move {

@@ -75,6 +75,23 @@ impl std::fmt::Debug for Command {
     }
 }
 
+/// Socket buffers asked for on the unicast channel (the kernel caps them
+/// at net.core.rmem_max / wmem_max): a window of 8 kB segments arriving in
+/// a burst overflowed the default ~200 kB and every loss cost a
+/// consumer's Interest lifetime.
+pub const UDP_SOCKET_BUFFER: usize = 4 << 20;
+
+/// Binds the unicast channel's socket with large buffers.
+fn bind_unicast(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = s.set_recv_buffer_size(UDP_SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(UDP_SOCKET_BUFFER);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
 impl UdpChannel {
     /// Binds `addr` and serves faces until the forwarder stops.
     pub async fn bind(
@@ -82,7 +99,7 @@ impl UdpChannel {
         addr: SocketAddr,
         config: UdpConfig,
     ) -> std::io::Result<Self> {
-        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        let socket = Arc::new(bind_unicast(addr)?);
         let local = socket.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(serve(handle, socket, local, config, rx));
@@ -140,7 +157,7 @@ async fn new_peer(
         .send(Event::FaceUp {
             face,
             meta: meta(local, remote, persistency, config.mtu),
-            tx: queue_tx,
+            tx: crate::runtime::FaceTx::Queue(queue_tx),
             stats: stats.clone(),
         })
         .await
@@ -315,7 +332,7 @@ pub async fn multicast_face(
                 link_type: LinkType::MULTI_ACCESS,
                 mtu: Some(mtu),
             },
-            tx: queue_tx,
+            tx: crate::runtime::FaceTx::Queue(queue_tx),
             stats: stats.clone(),
         })
         .await

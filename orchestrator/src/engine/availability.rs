@@ -118,7 +118,7 @@ pub fn plan(p: &mut Planner<'_>, keeps_minimum: bool) {
         if have == 0 {
             continue;
         }
-        let reachable = p.view.reachable().filter(|n| p.can_host(n)).count() as u32;
+        let reachable = p.hostable_count();
         let want = nodes_needed(spec.availability, p.config.node_availability)
             .min(reachable)
             .min(max);

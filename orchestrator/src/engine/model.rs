@@ -105,9 +105,19 @@ pub struct ServiceProfile {
 impl ServiceProfile {
     /// Estimates `service`'s profile from the view (see the module docs).
     pub fn estimate(view: &ClusterView, service: &str, k: &ModelConstants) -> Self {
+        Self::estimate_over(view.reachable(), service, k)
+    }
+
+    /// [`ServiceProfile::estimate`] over `nodes` (the reachable ones; only
+    /// those with demand for `service` count).
+    pub fn estimate_over<'a>(
+        nodes: impl IntoIterator<Item = &'a NodeView>,
+        service: &str,
+        k: &ModelConstants,
+    ) -> Self {
         let (mut busy, mut throughput) = (0.0, 0.0);
         let mut base: Option<f64> = None;
-        for n in view.reachable() {
+        for n in nodes {
             let Some(d) = n.demand.get(service) else {
                 continue;
             };

@@ -45,8 +45,7 @@ impl Policy for Qos {
 
 /// Concurrent users of `service` the gateways measure, summed.
 pub fn measured_users(p: &Planner<'_>, service: &str) -> f64 {
-    p.view
-        .reachable()
+    p.demanding(service)
         .filter_map(|n| n.demand.get(service))
         .map(|d| d.concurrent_users())
         .sum()
@@ -97,7 +96,7 @@ fn plan_service(p: &mut Planner<'_>, service: &str, spec: &ServiceSpec) {
         return;
     }
     let k = p.config.model.clone();
-    let profile = ServiceProfile::estimate(p.view, service, &k);
+    let profile = ServiceProfile::estimate_over(p.demanding(service), service, &k);
     let users = measured_users(p, service).max(spec.num_users as f64);
     let mut current = placement(p, service);
     let mut now = model::predict(&profile, spec, users, &current, &k);
