@@ -120,6 +120,12 @@ pub enum NodeError {
     Monitor(#[from] MonitorError),
 }
 
+/// The strategy the embedded forwarder uses for `<root>/svc` unless the
+/// configuration names another: spreads requests over local replicas and
+/// other nodes by RTT and load, and tries the next when one answers
+/// Nack(Congestion).
+pub const SERVICE_STRATEGY: &str = "/localhost/nfd/strategy/load-balance";
+
 /// The node's configuration; every field but `id` has a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -403,7 +409,19 @@ impl Node {
                 (client, ingress_client, None)
             }
             None => {
-                let daemon = Daemon::start(&config.forwarder).await?;
+                // Services are balanced over local replicas and other
+                // nodes, retried elsewhere on Nack(Congestion): the
+                // load-balance strategy under <root>/svc unless the
+                // configuration chose one.
+                let mut fwd = config.forwarder.clone();
+                let svc = format!("{}/svc", config.root.trim_end_matches('/'));
+                if !fwd.strategy.iter().any(|s| s.prefix == svc) {
+                    fwd.strategy.push(daemon::StrategyChoice {
+                        prefix: svc,
+                        strategy: SERVICE_STRATEGY.to_owned(),
+                    });
+                }
+                let daemon = Daemon::start(&fwd).await?;
                 endpoints.forwarder = daemon.endpoints().clone();
                 let app_face = || async {
                     picasso_forwarder::face::in_process::connect(daemon.handle())

@@ -68,7 +68,10 @@ fn spec(
     }
     json!({
         "par": par,
-        "QoS": { "responseTime": "0.5", "availability": "99", "numUsers": "100" },
+        // The loaded service must serve 100 users; the others only a few,
+        // so a QoS-driven policy keeps them small.
+        "QoS": { "responseTime": "0.5", "availability": "99",
+                 "numUsers": if min_replicas > 0 { "100" } else { "1" } },
     })
 }
 
