@@ -70,12 +70,11 @@ pub fn run(args: TestbedArgs) -> anyhow::Result<()> {
     };
     let rt = super::runtime(2)?;
     rt.block_on(async move {
+        let stop = stop_signal()?;
         tokio::select! {
             r = demo::run(opts) => r.map(|_| ()),
-            _ = tokio::signal::ctrl_c() => {
-                // Dropping the run stops the cluster (processes, containers, cgroups).
-                anyhow::bail!("interrupted: the test bed was stopped and cleaned up")
-            }
+            // Dropping the run stops the cluster (processes, containers, cgroups).
+            s = stop => anyhow::bail!("{s}: the test bed was stopped and cleaned up"),
         }
     })
 }
@@ -155,9 +154,26 @@ pub fn experiments(args: ExperimentsArgs) -> anyhow::Result<()> {
     };
     let rt = super::runtime(2)?;
     rt.block_on(async move {
+        let stop = stop_signal()?;
         tokio::select! {
             r = picasso_testbed::experiments::run(opts) => r.map(|_| ()),
-            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: the test bed was stopped and cleaned up"),
+            s = stop => anyhow::bail!("{s}: the test bed was stopped and cleaned up"),
+        }
+    })
+}
+
+/// Resolves with the signal's name on SIGINT, SIGTERM or SIGHUP (the run
+/// is then dropped, which stops and cleans up the test bed).
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => "interrupted (SIGINT)",
+            _ = term.recv() => "terminated (SIGTERM)",
+            _ = hup.recv() => "hung up (SIGHUP)",
         }
     })
 }
