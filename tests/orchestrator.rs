@@ -15,7 +15,9 @@
 //!   comes back on the third node, answering;
 //! - the orchestrator restarted on the same data dir resumes: no new
 //!   deployment, no duplicate replica;
-//! - bad specs and API input are refused naming the field, non-zero exit.
+//! - bad specs and API input are refused naming the field, non-zero exit;
+//! - a process that is not an enrolled node answering its monitor name
+//!   with reports signed by another key is counted as forged and ignored.
 //!
 //! It prints the reaction times it observed (scale → the new replica
 //! answering, node stopped → its replacement answering) beside the cold
@@ -785,6 +787,177 @@ fn a_request_for_a_service_that_runs_nowhere_deploys_it_on_demand() -> anyhow::R
     if let Err(e) = &result {
         eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
     }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
+}
+
+/// A counter (or one labelled series) of the orchestrator's `/metrics`.
+fn metric_value(api: &str, series: &str) -> anyhow::Result<f64> {
+    let text = picasso_orchestrator::client::ApiClient::new(api)?.get_text("/metrics")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .with_context(|| format!("no {series} in /metrics"))?
+        .trim()
+        .parse::<f64>()
+        .with_context(|| format!("{series} is not a number"))
+}
+
+/// How the forger signs the report it serves for the absent node `n2`.
+#[derive(Clone, Copy, Debug)]
+enum Forgery {
+    /// Its own key, naming n2's key as the KeyLocator.
+    OwnKey,
+    /// The genuine enrolled node n1's key, naming n2's key.
+    OtherNodesKeyAsN2,
+    /// n1's key, honestly naming n1's key (n1 vouching for n2).
+    OtherNodesKeyAsItself,
+}
+
+/// A forged node's monitoring data is ignored: a process that is not the
+/// enrolled node `n2` (absent) connects to the orchestrator's forwarder,
+/// registers `/picasso/node/n2/monitor` and answers the polls with a
+/// well-formed report (claiming a running replica), signed by a key other
+/// than n2's enrolled one. The orchestrator counts each answer as forged
+/// and keeps n2 unreachable, never seen, with no containers, while the
+/// genuine node n1 stays reachable.
+#[test]
+fn a_forged_nodes_monitoring_data_is_ignored() -> anyhow::Result<()> {
+    use picasso_agent::keys::{load_key_pair, KeyPair};
+    use picasso_agent::monitor::{key_name, monitor_name, Packets};
+    use picasso_forwarder::app::{Client, FaceAddr};
+    use picasso_tlv::{Interest, Name};
+    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    keygen(&dir.join("orch.key"))?;
+    let mut enroll = Vec::new();
+    for id in ["n1", "n2"] {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator(dir, orch_udp, &enroll)?;
+    let api = orch.api.clone();
+    let mut nodes = vec![start_node(dir, "n1", orch_udp)?];
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let result = (|| -> anyhow::Result<()> {
+        wait_until(LONG, "n1 reachable", || {
+            Ok(node_reachable(&status(&api)?, "n1") == Some(true))
+        })?;
+        let root = Name::from_uri("/picasso")?;
+        let forger = KeyPair::generate();
+        let n1 = load_key_pair(&dir.join("n1.key"))?;
+        let mode = Arc::new(AtomicU8::new(0));
+        let answers = Arc::new(AtomicU64::new(0));
+        let report = format!(
+            r#"{{"softResources": {{"OS": "Linux"}},
+              "hardResources": {{"mem": "1 GB", "disk": "16 GB", "cpu": "x"}},
+              "resourceUsage": {{"cpuLoad": "1", "memUsage": "1", "cpuUsage": "1"}},
+              "PiID": "n2", "PiIP": "127.0.0.1", "schema": 1, "runtime": "process",
+              "containers": [{{"status": "Up 1 minute", "port_host": "8002", "memUsage": "1000",
+                "name": "/picasso-n2-{SERVICE}-1", "port_container": "80", "cpuUsage": "5",
+                "image": "picasso/{IMAGE}:1", "id": "forged", "state": "running",
+                "cpuPercent": 1.5, "service": "{SERVICE}"}}],
+              "node": {{"cpu_percent": 1.5, "load_average": [0.1, 0.1, 0.1], "mem_percent": 10,
+                "mem_total_bytes": 1000000, "cpu_cores": 4}},
+              "services": []}}"#
+        );
+        let prefix = monitor_name(&root, "n2");
+        let client = rt.block_on(Client::connect(&FaceAddr::Unix(dir.join("orch.sock"))))?;
+        let (m, a, p, r) = (mode.clone(), answers.clone(), prefix.clone(), root.clone());
+        rt.block_on(client.register(prefix, move |i: Interest| {
+            let n = a.fetch_add(1, Ordering::Relaxed) + 1;
+            let (key, locator) = match m.load(Ordering::Relaxed) {
+                0 => (&forger, "n2"),
+                1 => (&n1, "n2"),
+                _ => (&n1, "n1"),
+            };
+            let packets = Packets::new(
+                &p,
+                n,
+                report.as_bytes(),
+                Duration::from_millis(5),
+                8000,
+                &key.signer(key_name(&r, locator)),
+            );
+            let answer = i.can_be_prefix().then(|| packets.segments[0].clone());
+            async move { answer }
+        }))
+        .map_err(|e| anyhow::anyhow!("register: {e}"))?;
+
+        let forged = "picasso_orchestrator_monitoring_polls_total{outcome=\"forged\"}";
+        for (k, how) in [
+            Forgery::OwnKey,
+            Forgery::OtherNodesKeyAsN2,
+            Forgery::OtherNodesKeyAsItself,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            mode.store(k as u8, Ordering::Relaxed);
+            let (a0, f0) = (answers.load(Ordering::Relaxed), metric_value(&api, forged)?);
+            wait_until(LONG, "five forged answers counted", || {
+                Ok(answers.load(Ordering::Relaxed) >= a0 + 5
+                    && metric_value(&api, forged)? >= f0 + 5.0)
+            })?;
+            let st = status(&api)?;
+            let n2 = st["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|n| n["id"] == "n2")
+                .with_context(|| format!("n2 not listed: {}", st["nodes"]))?;
+            ensure!(
+                n2["reachable"] == false && n2["lastSeen"].is_null(),
+                "{how:?}: the forged node is taken as seen: {n2}"
+            );
+            ensure!(
+                n2["containers"].as_array().is_none_or(|c| c.is_empty()),
+                "{how:?}: the forged containers are used: {n2}"
+            );
+            ensure!(
+                node_reachable(&st, "n1") == Some(true),
+                "{how:?}: {}",
+                st["nodes"]
+            );
+            let listed = picasso_orchestrator::client::ApiClient::new(&api)?.get("/api/nodes")?;
+            let listed_n2 = listed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|n| n["id"] == "n2")
+                .context("n2 not in /api/nodes")?;
+            ensure!(
+                listed_n2["reachable"] == false,
+                "{how:?}: /api/nodes: {listed_n2}"
+            );
+        }
+        ensure!(
+            metric_value(
+                &api,
+                "picasso_orchestrator_monitoring_polls_total{outcome=\"malformed\"}"
+            )? == 0.0,
+            "a forged answer was counted as malformed, not forged"
+        );
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    drop(rt);
     for n in &mut nodes {
         n.stop()?;
     }
