@@ -17,7 +17,9 @@
 //!   deployment, no duplicate replica;
 //! - bad specs and API input are refused naming the field, non-zero exit;
 //! - a process that is not an enrolled node answering its monitor name
-//!   with reports signed by another key is counted as forged and ignored.
+//!   with reports signed by another key is counted as forged and ignored;
+//! - an orchestrator SIGKILLed right after writing the desired state of
+//!   `scale S 2` finishes the deployment once restarted, no duplicate.
 //!
 //! It prints the reaction times it observed (scale → the new replica
 //! answering, node stopped → its replacement answering) beside the cold
@@ -400,18 +402,23 @@ struct Reaper {
 
 impl Reaper {
     fn pids(&self) -> Vec<u32> {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| *pid != std::process::id())
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|c| String::from_utf8_lossy(&c).contains(&self.marker))
-                    .unwrap_or(false)
-            })
-            .collect()
+        pids_with(&self.marker)
     }
+}
+
+/// Every process (but this one) whose command line holds `marker`.
+fn pids_with(marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 impl Drop for Reaper {
@@ -964,4 +971,136 @@ fn a_forged_nodes_monitoring_data_is_ignored() -> anyhow::Result<()> {
     let st = orch.proc.terminate(Duration::from_secs(20))?;
     ensure!(st.success(), "orchestrator exited {st}");
     result
+}
+
+/// The placements of the service in the orchestrator's `desired.json`.
+fn desired_placements(dir: &Path) -> usize {
+    std::fs::read(dir.join("orch/desired.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| {
+            v["services"][SERVICE].as_object().map(|nodes| {
+                nodes
+                    .values()
+                    .filter_map(|r| r.as_object())
+                    .map(|r| r.len())
+                    .sum()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// An orchestrator killed (SIGKILL) right after it wrote the desired state
+/// of `scale S 2`, before the deployments are confirmed, finishes them
+/// once restarted on its data dir: exactly two replicas, on distinct
+/// nodes, each answering on its own port, never a third meanwhile.
+#[test]
+fn an_orchestrator_killed_mid_deployment_finishes_it_after_a_restart() -> anyhow::Result<()> {
+    let python = python_executable()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let _reaper = Reaper {
+        marker: www.display().to_string(),
+    };
+    let marker = format!("mid-deploy-{}", std::process::id());
+    std::fs::write(www.join("index.html"), format!("<p>{marker}</p>\n"))?;
+    let (spec, archive) = (dir.join("spec.json"), dir.join("image.tar"));
+    write_spec(&spec, &www, &python)?;
+    write_archive(&archive)?;
+    keygen(&dir.join("orch.key"))?;
+    let ids = ["m1", "m2"];
+    let mut enroll = Vec::new();
+    for id in ids {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator(dir, orch_udp, &enroll)?;
+    let mut nodes: Vec<NodeProc> = ids
+        .iter()
+        .map(|id| start_node(dir, id, orch_udp))
+        .collect::<anyhow::Result<_>>()?;
+    let result = (|| -> anyhow::Result<()> {
+        let api = orch.api.clone();
+        wait_until(LONG, "every node reachable", || {
+            let st = status(&api)?;
+            Ok(ids.iter().all(|id| node_reachable(&st, id) == Some(true)))
+        })?;
+        cli(
+            &api,
+            &[
+                "repo",
+                "add",
+                "--spec",
+                &spec.display().to_string(),
+                "--image",
+                &archive.display().to_string(),
+            ],
+        )
+        .map_err(anyhow::Error::msg)?;
+        ensure!(desired_placements(dir) == 0, "placed before asked");
+        cli(&api, &["scale", SERVICE, "2"]).map_err(anyhow::Error::msg)?;
+        wait_until(LONG, "two placements in desired.json", || {
+            Ok(desired_placements(dir) == 2)
+        })?;
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &orch.proc.pid().to_string()])
+            .status()?;
+        ensure!(killed.success(), "kill -KILL failed");
+        let running_at_kill = servers(&www);
+        orch = start_orchestrator(dir, orch_udp, &[])?;
+        let api = orch.api.clone();
+        wait_until(
+            LONG,
+            "two replicas on distinct nodes, each answering",
+            || {
+                let st = status(&api)?;
+                let on = replica_nodes(&st);
+                if on.len() != 2 || on.iter().collect::<BTreeSet<_>>().len() != 2 {
+                    return Ok(false);
+                }
+                for n in &on {
+                    if !replica_answers(dir, &st, n, &marker)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            },
+        )?;
+        let ticks = "picasso_orchestrator_ticks_planned_total";
+        let t0 = metric_value(&api, ticks)?;
+        let mut most = 0;
+        wait_until(LONG, "ten ticks after the deployment finished", || {
+            most = most.max(containers(&status(&api)?));
+            Ok(metric_value(&api, ticks)? >= t0 + 10.0)
+        })?;
+        ensure!(most == 2, "{most} replicas after the restart");
+        ensure!(servers(&www) == 2, "{} servers run", servers(&www));
+        ensure!(desired_placements(dir) == 2, "desired.json changed");
+        for n in &nodes {
+            ensure!(answered(n, &marker), "{} does not answer", n.id);
+        }
+        println!("killed mid-deployment with {running_at_kill} of 2 replicas running; finished after the restart");
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
+}
+
+/// The service's servers running (processes whose command line names the
+/// test's `www` dir).
+fn servers(www: &Path) -> usize {
+    pids_with(&www.display().to_string()).len()
 }
