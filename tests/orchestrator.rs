@@ -19,7 +19,9 @@
 //! - a process that is not an enrolled node answering its monitor name
 //!   with reports signed by another key is counted as forged and ignored;
 //! - an orchestrator SIGKILLed right after writing the desired state of
-//!   `scale S 2` finishes the deployment once restarted, no duplicate.
+//!   `scale S 2` finishes the deployment once restarted, no duplicate;
+//! - a node cut off (SIGSTOP) is replaced; reconnected (SIGCONT), its old
+//!   replica is removed: two replicas, two servers.
 //!
 //! It prints the reaction times it observed (scale → the new replica
 //! answering, node stopped → its replacement answering) beside the cold
@@ -1103,4 +1105,157 @@ fn an_orchestrator_killed_mid_deployment_finishes_it_after_a_restart() -> anyhow
 /// test's `www` dir).
 fn servers(www: &Path) -> usize {
     pids_with(&www.display().to_string()).len()
+}
+
+/// Sends `signal` to `pid`.
+fn signal(pid: u32, signal: &str) -> anyhow::Result<()> {
+    let st = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()?;
+    ensure!(st.success(), "kill {signal} {pid} failed");
+    Ok(())
+}
+
+/// Resumes a SIGSTOPped process when dropped (a stopped node would not
+/// handle the SIGTERM of its clean stop).
+struct Resume(u32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = signal(self.0, "-CONT");
+    }
+}
+
+/// A node cut off (its process SIGSTOPped: it neither answers polls nor
+/// commands, its replica keeps running) is marked unreachable and its
+/// replica redeployed on the spare node; reconnected (SIGCONT), it reports
+/// the old replica again, and the replicas settle at the wanted two, on
+/// distinct nodes, with two servers left running, and stay there.
+#[test]
+fn a_node_cut_off_and_reconnected_is_reconciled_without_duplicates() -> anyhow::Result<()> {
+    let python = python_executable()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let _reaper = Reaper {
+        marker: www.display().to_string(),
+    };
+    let marker = format!("cut-off-{}", std::process::id());
+    std::fs::write(www.join("index.html"), format!("<p>{marker}</p>\n"))?;
+    let (spec, archive) = (dir.join("spec.json"), dir.join("image.tar"));
+    write_spec(&spec, &www, &python)?;
+    write_archive(&archive)?;
+    keygen(&dir.join("orch.key"))?;
+    let ids = ["c1", "c2", "c3"];
+    let mut enroll = Vec::new();
+    for id in ids {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator(dir, orch_udp, &enroll)?;
+    let mut nodes: Vec<NodeProc> = ids
+        .iter()
+        .map(|id| start_node(dir, id, orch_udp))
+        .collect::<anyhow::Result<_>>()?;
+    let result = (|| -> anyhow::Result<()> {
+        let api = orch.api.clone();
+        wait_until(LONG, "every node reachable", || {
+            let st = status(&api)?;
+            Ok(ids.iter().all(|id| node_reachable(&st, id) == Some(true)))
+        })?;
+        cli(
+            &api,
+            &[
+                "repo",
+                "add",
+                "--spec",
+                &spec.display().to_string(),
+                "--image",
+                &archive.display().to_string(),
+            ],
+        )
+        .map_err(anyhow::Error::msg)?;
+        cli(&api, &["scale", SERVICE, "2"]).map_err(anyhow::Error::msg)?;
+        wait_until(LONG, "two replicas on distinct nodes", || {
+            let st = status(&api)?;
+            let on = replica_nodes(&st);
+            Ok(on.len() == 2
+                && on.iter().collect::<BTreeSet<_>>().len() == 2
+                && containers(&st) == 2)
+        })?;
+        let before = replica_nodes(&status(&api)?);
+        let victim = nodes
+            .iter()
+            .position(|n| n.id == before[0])
+            .context("victim")?;
+        let spare = nodes
+            .iter()
+            .position(|n| !before.contains(&n.id))
+            .context("spare")?;
+        let pid = nodes[victim].proc.as_ref().context("victim runs")?.pid();
+
+        // Cut off.
+        signal(pid, "-STOP")?;
+        let resume = Resume(pid);
+        wait_until(
+            LONG,
+            "the cut-off node unreachable, its replica on the spare",
+            || {
+                let st = status(&api)?;
+                let on = replica_nodes(&st);
+                Ok(node_reachable(&st, ids[victim]) == Some(false)
+                    && on.len() == 2
+                    && on.contains(&ids[spare].to_owned())
+                    && replica_answers(dir, &st, ids[spare], &marker)?)
+            },
+        )?;
+        ensure!(
+            servers(&www) == 3,
+            "the cut-off node's replica should still run: {} servers",
+            servers(&www)
+        );
+
+        // Reconnected.
+        drop(resume);
+        wait_until(LONG, "the node back", || {
+            Ok(node_reachable(&status(&api)?, ids[victim]) == Some(true))
+        })?;
+        wait_until(LONG, "two replicas, two servers", || {
+            let st = status(&api)?;
+            let on = replica_nodes(&st);
+            Ok(on.len() == 2
+                && on.iter().collect::<BTreeSet<_>>().len() == 2
+                && containers(&st) == 2
+                && servers(&www) == 2)
+        })?;
+        let ticks = "picasso_orchestrator_ticks_planned_total";
+        let t0 = metric_value(&api, ticks)?;
+        let mut most = 0;
+        wait_until(LONG, "ten ticks after it settled", || {
+            most = most.max(containers(&status(&api)?));
+            Ok(metric_value(&api, ticks)? >= t0 + 10.0)
+        })?;
+        ensure!(most == 2, "{most} replicas after it settled");
+        let st = status(&api)?;
+        ensure!(replica_nodes(&st).len() == 2, "{}", st["services"]);
+        ensure!(servers(&www) == 2, "{} servers", servers(&www));
+        for n in &nodes {
+            ensure!(answered(n, &marker), "{} does not answer", n.id);
+        }
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
 }
