@@ -141,11 +141,13 @@ fn start_orchestrator_with(
         "",
         "--fwd-udp",
         &udp,
-        "--tick-ms",
-        "300",
-        "--monitor-interval-ms",
-        "300",
     ];
+    // 300 ms ticks and polls unless `extra` says otherwise.
+    for flag in ["--tick-ms", "--monitor-interval-ms"] {
+        if !extra.contains(&flag) {
+            args.extend([flag, "300"]);
+        }
+    }
     for e in enroll {
         args.push("--enroll");
         args.push(e);
@@ -1255,6 +1257,166 @@ fn a_node_cut_off_and_reconnected_is_reconciled_without_duplicates() -> anyhow::
     for n in &mut nodes {
         n.stop()?;
     }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
+}
+
+/// CPU time (user + system) of `pid` so far.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // After the command's closing parenthesis: state is field 3, utime 14.
+    let rest = stat.rsplit_once(')').context("stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    let hz = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse::<u64>().ok())
+        .unwrap_or(100);
+    Ok(Duration::from_millis(ticks * 1000 / hz))
+}
+
+/// The orchestrator's CPU (percent of one core) and RSS over `window`.
+fn usage(orch: &OrchProc, window: Duration) -> anyhow::Result<(f64, u64)> {
+    let pid = orch.proc.pid();
+    let (c0, t0) = (cpu_time(pid)?, Instant::now());
+    std::thread::sleep(window);
+    let (c1, t1) = (cpu_time(pid)?, Instant::now());
+    let cpu = (c1 - c0).as_secs_f64() / (t1 - t0).as_secs_f64() * 100.0;
+    Ok((cpu, orch.proc.rss_kb()?))
+}
+
+/// Issue 5 item 7: the orchestrator's CPU and memory polling 1,000
+/// simulated nodes, beside the same process with none enrolled (the
+/// same-run baseline). One in-test producer on the orchestrator's
+/// forwarder answers `/picasso/node/<id>/monitor` for every simulated
+/// node with a report signed by that node's own (enrolled) key.
+/// `scripts/bench-orchestrator.sh` runs it.
+#[test]
+#[ignore = "benchmark: scripts/bench-orchestrator.sh"]
+fn bench_orchestrator_with_1000_simulated_nodes() -> anyhow::Result<()> {
+    use picasso_agent::keys::KeyPair;
+    use picasso_agent::monitor::{key_name, Packets};
+    use picasso_forwarder::app::{Client, FaceAddr};
+    use picasso_tlv::{Interest, Name};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    const NODES: usize = 1000;
+    // The simulated nodes sign every answer in this (debug) test process:
+    // a poll a second by default ($PICASSO_BENCH_MONITOR_MS).
+    let interval_ms: u64 = match std::env::var("PICASSO_BENCH_MONITOR_MS") {
+        Ok(v) => v.parse().context("PICASSO_BENCH_MONITOR_MS")?,
+        Err(_) => 1000,
+    };
+    let window = Duration::from_secs(20);
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    keygen(&dir.join("orch.key"))?;
+    let interval = interval_ms.to_string();
+    let orch = start_orchestrator_with(
+        dir,
+        free_udp_port()?,
+        &[],
+        &["--monitor-interval-ms", &interval, "--tick-ms", "1000"],
+    )?;
+    let api = orch.api.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = (|| -> anyhow::Result<()> {
+        std::thread::sleep(Duration::from_secs(3));
+        let (idle_cpu, idle_rss) = usage(&orch, window)?;
+
+        let root = Name::from_uri("/picasso")?;
+        let keys: Arc<HashMap<String, KeyPair>> = Arc::new(
+            (0..NODES)
+                .map(|i| (format!("sim{i:04}"), KeyPair::generate()))
+                .collect(),
+        );
+        let answers = Arc::new(AtomicU64::new(0));
+        let client = rt.block_on(Client::connect(&FaceAddr::Unix(dir.join("orch.sock"))))?;
+        let (k, a, r) = (keys.clone(), answers.clone(), root.clone());
+        let (idx, plen) = (root.len() + 1, root.len() + 3);
+        rt.block_on(
+            client.register(root.append_str("node"), move |i: Interest| {
+                let id = i
+                    .name()
+                    .get(idx)
+                    .map(|c| String::from_utf8_lossy(c.value()).into_owned());
+                let answer = id.and_then(|id| {
+                    let key = k.get(&id)?;
+                    let n = a.fetch_add(1, Ordering::Relaxed) + 1;
+                    let prefix = i.name().prefix(plen);
+                    let report = format!(
+                        r#"{{"softResources": {{"OS": "Linux"}},
+                      "hardResources": {{"mem": "1 GB", "disk": "16 GB", "cpu": "x"}},
+                      "resourceUsage": {{"cpuLoad": "1", "memUsage": "10", "cpuUsage": "5"}},
+                      "PiID": "{id}", "PiIP": "127.0.0.1", "schema": 1, "runtime": "process",
+                      "containers": [],
+                      "node": {{"cpu_percent": 5, "load_average": [0.1, 0.1, 0.1],
+                        "mem_percent": 10, "mem_total_bytes": 1000000000, "cpu_cores": 4}},
+                      "services": []}}"#
+                    );
+                    let packets = Packets::new(
+                        &prefix,
+                        n,
+                        report.as_bytes(),
+                        Duration::from_millis(5),
+                        8000,
+                        &key.signer(key_name(&r, &id)),
+                    );
+                    i.can_be_prefix().then(|| packets.segments[0].clone())
+                });
+                async move { answer }
+            }),
+        )
+        .map_err(|e| anyhow::anyhow!("register: {e}"))?;
+        let api_client = picasso_orchestrator::client::ApiClient::new(&api)?;
+        for (id, key) in keys.iter() {
+            api_client
+                .post("/api/nodes", &json!({"id": id, "key": key.public_hex()}))
+                .map_err(|e| anyhow::anyhow!("enroll {id}: {e:?}"))?;
+        }
+        wait_until(LONG * 4, "every simulated node reachable", || {
+            let nodes = api_client.get("/api/nodes")?;
+            Ok(nodes
+                .as_array()
+                .map(|n| n.iter().filter(|n| n["reachable"] == true).count())
+                == Some(NODES))
+        })?;
+        let answered = "picasso_orchestrator_monitoring_polls_total{outcome=\"answered\"}";
+        let a0 = metric_value(&api, answered)?;
+        let t = Instant::now();
+        let (busy_cpu, busy_rss) = usage(&orch, window)?;
+        let rate = (metric_value(&api, answered)? - a0) / t.elapsed().as_secs_f64();
+        let forged = metric_value(
+            &api,
+            "picasso_orchestrator_monitoring_polls_total{outcome=\"forged\"}",
+        )?;
+        ensure!(forged == 0.0, "{forged} simulated answers counted forged");
+        println!(
+            "orchestrator with {NODES} simulated nodes (monitoring every {interval_ms} ms, tick 1000 ms, {}s windows):\n  \
+             no node enrolled (baseline)   CPU {idle_cpu:>6.1} % of a core   RSS {:>7.1} MB\n  \
+             {NODES} nodes polled             CPU {busy_cpu:>6.1} % of a core   RSS {:>7.1} MB   ({rate:.0} verified reports/s)\n  \
+             ratio                          CPU {:>6.1}×                RSS {:>7.2}×",
+            window.as_secs(),
+            idle_rss as f64 / 1024.0,
+            busy_rss as f64 / 1024.0,
+            busy_cpu / idle_cpu.max(0.1),
+            busy_rss as f64 / idle_rss.max(1) as f64,
+        );
+        Ok(())
+    })();
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", tail(&orch.proc.stderr_text(), 30));
+    }
+    drop(rt);
+    let mut orch = orch;
     let st = orch.proc.terminate(Duration::from_secs(20))?;
     ensure!(st.success(), "orchestrator exited {st}");
     result
