@@ -14,6 +14,9 @@
 #     ingresses answering
 #   - on-demand: the first request for a service that runs nowhere → the
 #     service answering
+#   - a load step (four clients start on the one replica of a service that
+#     burns 50 ms of CPU a request) → the second replica the `threshold`
+#     policy adds answering on its port, beside that run's first deploy
 #
 # and, once, the orchestrator's CPU (percent of one core, from
 # /proc/<pid>/stat over 20 s) and RSS while it polls 1,000 simulated nodes
@@ -31,12 +34,17 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 if cargo nextest --version >/dev/null 2>&1; then
     runner=(cargo nextest run --test orchestrator --no-capture)
+    load_step=(cargo nextest run --test orchestrator --run-ignored only --no-capture
+        bench_load_step_to_new_replica_serving)
 else
     runner=(cargo test --test orchestrator -- --nocapture --test-threads 1)
+    load_step=(cargo test --test orchestrator -- --ignored --nocapture
+        bench_load_step_to_new_replica_serving)
 fi
 for i in $(seq 1 "$RUNS"); do
     echo "== run $i/$RUNS"
     "${runner[@]}" 2>/dev/null | grep -E '^(orchestrator reaction times|  (first|scale|node)|on-demand:)'
+    "${load_step[@]}" 2>/dev/null | grep -E '^(load step|  (deploy|load step|ratio|decision))'
 done
 
 echo "== 1,000 simulated nodes (release orchestrator)"

@@ -1421,3 +1421,220 @@ fn bench_orchestrator_with_1000_simulated_nodes() -> anyhow::Result<()> {
     ensure!(st.success(), "orchestrator exited {st}");
     result
 }
+
+/// Issue 5 item 7: the time from a load step to the new replica serving,
+/// with the `threshold` policy (a replica above 80 % of a core is
+/// replicated). The service burns 50 ms of CPU per `/burn` request; four
+/// client threads load its one replica on its own port from a given
+/// instant; the figure is the time until a second replica answers on its
+/// port, printed beside the run's first deployment (deploy → answering).
+/// The image (a small archive) is fetched by the node the policy picks.
+/// `scripts/bench-orchestrator.sh` runs it.
+#[test]
+#[ignore = "benchmark: scripts/bench-orchestrator.sh"]
+fn bench_load_step_to_new_replica_serving() -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let python = python_executable()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let _reaper = Reaper {
+        marker: www.display().to_string(),
+    };
+    let marker = format!("load-step-{}", std::process::id());
+    let server = www.join("burner.py");
+    std::fs::write(
+        &server,
+        format!(
+            "import http.server, os, time\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_GET(self):\n\
+             \x20       if self.path.startswith('/burn'):\n\
+             \x20           t = time.process_time()\n\
+             \x20           while time.process_time() - t < 0.05:\n\
+             \x20               pass\n\
+             \x20       body = b'<p>{marker}</p>'\n\
+             \x20       self.send_response(200)\n\
+             \x20       self.send_header('Content-Length', str(len(body)))\n\
+             \x20       self.end_headers()\n\
+             \x20       self.wfile.write(body)\n\
+             \x20   def log_message(self, *a):\n\
+             \x20       pass\n\
+             http.server.ThreadingHTTPServer((os.environ['HOST'], int(os.environ['PORT'])), H).serve_forever()\n"
+        ),
+    )?;
+    let (spec, archive) = (dir.join("spec.json"), dir.join("image.tar"));
+    let spec_json = json!({
+        "par": {
+            "serviceName": SERVICE, "imageName": IMAGE, "imageSize": "1",
+            "maxUsers": "20", "startUpTime": "1",
+            "command": ["sh", "-c", format!("exec '{python}' '{}'", server.display())],
+            "healthPath": "/",
+            "replicas": {"min": 0, "max": 2}
+        },
+        "QoS": {"responseTime": "2", "availability": "99", "numUsers": "1"}
+    });
+    std::fs::write(&spec, serde_json::to_vec_pretty(&spec_json)?)?;
+    write_archive(&archive)?;
+    std::fs::write(
+        dir.join("orch.toml"),
+        format!(
+            "port-base = {}\ntick-ms = 5000\n[engine]\nup_cooldown_ms = 2000\n",
+            free_port_base()?
+        ),
+    )?;
+    keygen(&dir.join("orch.key"))?;
+    let ids = ["l1", "l2"];
+    let mut enroll = Vec::new();
+    for id in ids {
+        keygen(&dir.join(format!("{id}.key")))?;
+        enroll.push(format!(
+            "{id}={}",
+            dir.join(format!("{id}.key.pub")).display()
+        ));
+    }
+    let orch_udp = free_udp_port()?;
+    let mut orch = start_orchestrator_with(dir, orch_udp, &enroll, &["--policy", "threshold"])?;
+    let mut nodes: Vec<NodeProc> = ids
+        .iter()
+        .map(|id| start_node(dir, id, orch_udp))
+        .collect::<anyhow::Result<_>>()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU64::new(0));
+    let mut load = Vec::new();
+    let result = (|| -> anyhow::Result<()> {
+        let api = orch.api.clone();
+        wait_until(LONG, "every node reachable", || {
+            let st = status(&api)?;
+            Ok(ids.iter().all(|id| node_reachable(&st, id) == Some(true)))
+        })?;
+        cli(
+            &api,
+            &[
+                "repo",
+                "add",
+                "--spec",
+                &spec.display().to_string(),
+                "--image",
+                &archive.display().to_string(),
+            ],
+        )
+        .map_err(anyhow::Error::msg)?;
+        let t = Instant::now();
+        cli(&api, &["deploy", SERVICE]).map_err(anyhow::Error::msg)?;
+        let mut first = String::new();
+        wait_until(LONG, "the first replica answering on its port", || {
+            let st = status(&api)?;
+            let on = replica_nodes(&st);
+            if on.len() != 1 || !replica_answers(dir, &st, &on[0], &marker)? {
+                return Ok(false);
+            }
+            first = on[0].clone();
+            Ok(true)
+        })?;
+        let deployed = t.elapsed();
+        // Out of the scale-up cool-down the deployment started.
+        std::thread::sleep(Duration::from_secs(3));
+        let st = status(&api)?;
+        let replica = st["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["name"] == SERVICE)
+            .flat_map(|s| s["replicas"].as_array().cloned().unwrap_or_default())
+            .find_map(|r| r["replica"].as_u64())
+            .context("replica number")?;
+        let ports: Value = serde_json::from_slice(&std::fs::read(dir.join("orch/ports.json"))?)?;
+        let base = ports[format!("{SERVICE}/{first}")]
+            .as_u64()
+            .context("no port block")?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], (base + replica - 1) as u16));
+
+        let t = Instant::now();
+        for _ in 0..4 {
+            let (stop, served) = (stop.clone(), served.clone());
+            load.push(std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if matches!(http_get(addr, "/burn"), Ok((200, _))) {
+                        served.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        let mut second = String::new();
+        wait_until(LONG, "a second replica answering on its port", || {
+            let st = status(&api)?;
+            let placed = placements(&st);
+            if placed.len() != 2 {
+                return Ok(false);
+            }
+            let ports: Value =
+                serde_json::from_slice(&std::fs::read(dir.join("orch/ports.json"))?)?;
+            for (n, r) in placed {
+                if (n.as_str(), r) == (first.as_str(), replica) {
+                    continue;
+                }
+                let Some(base) = ports[format!("{SERVICE}/{n}")].as_u64() else {
+                    return Ok(false);
+                };
+                let addr = SocketAddr::from(([127, 0, 0, 1], (base + r - 1) as u16));
+                if matches!(http_get(addr, "/"), Ok((200, b)) if b.contains(&marker)) {
+                    second = format!("{n}, replica {r}");
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })?;
+        let reacted = t.elapsed();
+        let st = status(&api)?;
+        let why = st["decisions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["action"] == "deploy")
+            .filter_map(|d| d["reason"].as_str())
+            .find(|r| r.contains("threshold"))
+            .unwrap_or("?")
+            .to_owned();
+        println!(
+            "load step → new replica serving (threshold policy, tick 300 ms, monitoring 300 ms):\n  \
+             deploy → first replica answering (baseline)   {:>6.0} ms\n  \
+             load step → second replica answering           {:>6.0} ms   (on {second}; {} requests served meanwhile)\n  \
+             ratio                                           {:>6.2}×\n  \
+             decision: {why}",
+            deployed.as_secs_f64() * 1000.0,
+            reacted.as_secs_f64() * 1000.0,
+            served.load(Ordering::Relaxed),
+            reacted.as_secs_f64() / deployed.as_secs_f64(),
+        );
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    for h in load {
+        let _ = h.join();
+    }
+    if let Err(e) = &result {
+        eprintln!("{e:#}\n{}", diagnostics(&orch, &nodes));
+    }
+    for n in &mut nodes {
+        n.stop()?;
+    }
+    let st = orch.proc.terminate(Duration::from_secs(20))?;
+    ensure!(st.success(), "orchestrator exited {st}");
+    result
+}
+
+/// The service's (node, replica number) placements, per `status --json`.
+fn placements(st: &Value) -> Vec<(String, u64)> {
+    st["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"] == SERVICE)
+        .flat_map(|s| s["replicas"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| Some((r["node"].as_str()?.to_owned(), r["replica"].as_u64()?)))
+        .collect()
+}
