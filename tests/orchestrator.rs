@@ -1056,6 +1056,8 @@ fn an_orchestrator_killed_mid_deployment_finishes_it_after_a_restart() -> anyhow
             .args(["-KILL", &orch.proc.pid().to_string()])
             .status()?;
         ensure!(killed.success(), "kill -KILL failed");
+        // Gone (its UDP port and socket released) before the restart binds them.
+        orch.proc.child.wait()?;
         let running_at_kill = servers(&www);
         orch = start_orchestrator(dir, orch_udp, &[])?;
         let api = orch.api.clone();
