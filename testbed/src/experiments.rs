@@ -1205,9 +1205,9 @@ pub fn write_report(out: &Path, r: &Results) -> anyhow::Result<PathBuf> {
                 "loop_timeline.png",
                 plot::lines(
                     &out.join("loop_timeline.png"),
-                    "Closed loop: response time, replicas, load",
+                    "Closed loop: response time, replicas, load, success",
                     "seconds",
-                    "ms | replicas ×100 | req/s ÷100",
+                    "ms | replicas ×100 | req/s ÷100 | %",
                     &[
                         ("mean response ms".into(), resp.clone()),
                         (
@@ -1215,6 +1215,17 @@ pub fn write_report(out: &Path, r: &Results) -> anyhow::Result<PathBuf> {
                             reps.iter().map(|&(t, v)| (t, v * 100.0)).collect(),
                         ),
                         ("throughput ÷100".into(), thr),
+                        (
+                            "success %".into(),
+                            tl.iter()
+                                .map(|p| {
+                                    (
+                                        p["t"].as_f64().unwrap_or(0.0),
+                                        p["successRate"].as_f64().unwrap_or(0.0) * 100.0,
+                                    )
+                                })
+                                .collect(),
+                        ),
                     ],
                     false,
                 ),
