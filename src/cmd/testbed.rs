@@ -120,10 +120,25 @@ pub struct ExperimentsArgs {
     /// straight to the containers' ports (the paper's method).
     #[arg(long)]
     via_ingress: bool,
+    /// Only write the report (into --out) from an earlier run's
+    /// results.json; runs nothing.
+    #[arg(long, value_name = "FILE")]
+    report_from: Option<PathBuf>,
 }
 
 /// Runs the paper's experiments and writes the report.
 pub fn experiments(args: ExperimentsArgs) -> anyhow::Result<()> {
+    if let Some(file) = &args.report_from {
+        use anyhow::Context;
+        let json = std::fs::read(file)
+            .with_context(|| format!("--report-from: cannot read {}", file.display()))?;
+        let results: picasso_testbed::experiments::Results = serde_json::from_slice(&json)
+            .with_context(|| format!("--report-from: {} is not a results.json", file.display()))?;
+        std::fs::create_dir_all(&args.out)?;
+        let report = picasso_testbed::experiments::write_report(&args.out, &results)?;
+        println!("report written to {}", report.display());
+        return Ok(());
+    }
     for p in &args.only {
         anyhow::ensure!(
             ["fig3", "fig5", "fig9", "loop"].contains(&p.as_str()),
