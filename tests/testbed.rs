@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 use fwd::run;
-use summary::check_summary;
+use summary::{check_summary, run_testbed};
 
 /// Processes whose command line mentions `marker`.
 fn processes_mentioning(marker: &str) -> Vec<u32> {
@@ -36,29 +36,8 @@ fn processes_mentioning(marker: &str) -> Vec<u32> {
 #[test]
 fn a_process_test_bed_runs_and_cleans_up() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let work = dir.path().join("bed");
-    let summary = dir.path().join("summary.json");
-    let out = run(
-        &[
-            "testbed",
-            "--runtime",
-            "process",
-            "--nodes",
-            "2",
-            "--duration",
-            "6",
-            "--users",
-            "10",
-            "--node-prefix",
-            "tbp",
-            "--dir",
-            work.to_str().unwrap(),
-            "--json",
-            summary.to_str().unwrap(),
-        ],
-        Duration::from_secs(240),
-    )?;
-    let text = String::from_utf8_lossy(&out);
+    let (text, work, summary) =
+        run_testbed("process", "tbp", dir.path(), Duration::from_secs(240))?;
     ensure!(text.contains("runtime: process"), "{text}");
     ensure!(text.contains("by name:"), "{text}");
     ensure!(text.contains("== PiCasso test bed: summary =="), "{text}");

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::ensure;
-use fwd::run;
+use shared::run_testbed;
 
 #[path = "support/testbed.rs"]
 mod shared;
@@ -17,29 +17,8 @@ mod shared;
 #[test]
 fn a_docker_test_bed_runs_and_leaves_nothing_behind() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let work = dir.path().join("bed");
-    let summary = dir.path().join("summary.json");
-    let out = run(
-        &[
-            "testbed",
-            "--runtime",
-            "docker",
-            "--nodes",
-            "2",
-            "--duration",
-            "6",
-            "--users",
-            "10",
-            "--node-prefix",
-            "tbd",
-            "--dir",
-            work.to_str().unwrap(),
-            "--json",
-            summary.to_str().unwrap(),
-        ],
-        Duration::from_secs(400),
-    )?;
-    let text = String::from_utf8_lossy(&out);
+    let (text, _work, summary) =
+        run_testbed("docker", "tbd", dir.path(), Duration::from_secs(400))?;
     ensure!(text.contains("runtime: docker"), "{text}");
     shared::check_summary(&summary, "docker", "tbd")?;
     for node in ["tbd1", "tbd2"] {

@@ -1,6 +1,7 @@
 //! What every `picasso testbed` test checks in the JSON summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::ensure;
 use serde_json::Value;
@@ -41,4 +42,38 @@ pub fn check_summary(path: &Path, runtime: &str, prefix: &str) -> anyhow::Result
         "no load timeline: {s}"
     );
     Ok(s)
+}
+
+/// Runs `picasso testbed` with 2 nodes, 6 s of load by 10 users, node ids
+/// `<prefix>1..2`, in `dir`; returns its output, its working directory
+/// and the JSON summary's path.
+pub fn run_testbed(
+    runtime: &str,
+    prefix: &str,
+    dir: &Path,
+    timeout: Duration,
+) -> anyhow::Result<(String, PathBuf, PathBuf)> {
+    let work = dir.join("bed");
+    let summary = dir.join("summary.json");
+    let out = crate::fwd::run(
+        &[
+            "testbed",
+            "--runtime",
+            runtime,
+            "--nodes",
+            "2",
+            "--duration",
+            "6",
+            "--users",
+            "10",
+            "--node-prefix",
+            prefix,
+            "--dir",
+            work.to_str().unwrap_or_default(),
+            "--json",
+            summary.to_str().unwrap_or_default(),
+        ],
+        timeout,
+    )?;
+    Ok((String::from_utf8_lossy(&out).into_owned(), work, summary))
 }
