@@ -576,17 +576,6 @@ impl Exec {
         }
     }
 
-    /// A host port no one listens on now, for a descriptor without
-    /// `port_host`: several nodes of a test bed share one host, so a fixed
-    /// port would collide; the gateway learns the chosen port from the
-    /// deploy report.
-    fn free_port(&self) -> Result<u16, String> {
-        std::net::TcpListener::bind(SocketAddr::new(self.probe_ip(), 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("no free host port on {}: {e}", self.probe_ip()))
-    }
-
     fn container_name(&self, service: &str, replica: u32) -> String {
         let node: String = self
             .inner
@@ -737,13 +726,7 @@ impl Exec {
                     command: d.command.clone(),
                     env: d.env_list(),
                     host_ip: self.inner.config.host_ip.clone(),
-                    port_host: match d.port_host_of(r) {
-                        Some(p) => Some(p),
-                        None => Some(
-                            self.free_port()
-                                .map_err(|e| failed(DeployStep::Create, &timings)(e))?,
-                        ),
-                    },
+                    port_host: d.port_host_of(r),
                     port_container: d.port_container,
                     cpu_limit: d.cpu,
                     memory_limit: d.memory,

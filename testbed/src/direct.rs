@@ -111,9 +111,11 @@ impl Commander {
         replicas: u32,
         extra: Value,
     ) -> anyhow::Result<Value> {
+        let port = free_ports(replicas)?;
         let mut d = json!({
             "imageName": image, "serviceName": service, "replicas": replicas,
-            "port_container": 80, "healthPath": "/index.html", "maxUsers": 100000,
+            "port_host": port, "port_container": 80, "healthPath": "/index.html",
+            "maxUsers": 100000,
         });
         if let (Value::Object(m), Value::Object(e)) = (&mut d, extra) {
             m.extend(e);
@@ -130,4 +132,26 @@ impl Commander {
         self.command(node, "remove", &json!({"serviceName": service}))
             .await
     }
+}
+
+/// The first of `n` consecutive host ports on 127.0.0.1 that no one
+/// listens on now (replica k of a deploy gets `port_host + k - 1`; several
+/// nodes of the test bed share this host).
+pub fn free_ports(n: u32) -> anyhow::Result<u16> {
+    for _ in 0..200 {
+        let base = 20_000 + rand_port_offset();
+        if (0..n).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + k as u16)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no {n} consecutive free ports found on 127.0.0.1")
+}
+
+fn rand_port_offset() -> u16 {
+    // Spread over 20000..60000 by time and pid; no need for a real RNG.
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    ((t ^ std::process::id().wrapping_mul(2_654_435_761)) % 40_000) as u16
 }
