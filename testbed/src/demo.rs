@@ -551,6 +551,7 @@ async fn scenario(
     let slice = 5u64.min(opts.duration.max(1));
     let load_start = Instant::now();
     let mut seen = 0usize;
+    let mut shown_holds: BTreeSet<String> = BTreeSet::new();
     while load_start.elapsed() < Duration::from_secs(opts.duration) {
         let left = opts
             .duration
@@ -618,6 +619,14 @@ async fn scenario(
                     .unwrap_or_default()
                     .to_owned()
             };
+            // A hold repeated with other figures (a cool-down) is shown once.
+            let shape: String = format!("{} {} {}", s("action"), s("service"), s("reason"))
+                .chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect();
+            if s("action") == "hold" && !shown_holds.insert(shape) {
+                continue;
+            }
             say(
                 t0,
                 format!(
