@@ -203,6 +203,42 @@ pub fn numbered(url: &str) -> String {
     format!("{url}{sep}run={}-{t}-{run}&r={{n}}", std::process::id())
 }
 
+/// How many requests one HTTP load sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Amount {
+    /// Exactly this many (`-n`).
+    Requests(usize),
+    /// As many as fit in this many seconds (`--duration`).
+    Seconds(u64),
+}
+
+/// The arguments of `picasso bench http`: `users` concurrent users on
+/// `url`, `amount` requests, each within `timeout_ms`, a connection per
+/// request unless `keep_alive`.
+pub fn http_load(
+    url: &str,
+    users: usize,
+    amount: Amount,
+    timeout_ms: u64,
+    keep_alive: bool,
+) -> Vec<String> {
+    let mut a = vec![
+        "http".to_owned(),
+        url.to_owned(),
+        "-c".into(),
+        users.to_string(),
+    ];
+    match amount {
+        Amount::Requests(n) => a.extend(["-n".to_owned(), n.to_string()]),
+        Amount::Seconds(s) => a.extend(["--duration".to_owned(), s.to_string()]),
+    }
+    a.extend(["--timeout-ms".to_owned(), timeout_ms.to_string()]);
+    if !keep_alive {
+        a.push("--no-keep-alive".into());
+    }
+    a
+}
+
 /// Runs `picasso bench <args> --json` (the project's ab-like load
 /// generator, a separate process like the paper's test machine).
 pub async fn bench(bin: &Path, args: &[String]) -> anyhow::Result<BenchResult> {
@@ -518,14 +554,7 @@ async fn scenario(
     let far_url = format!("http://{}/{}{}", last.http, main.name, main.path);
     let over_http = bench(
         bin,
-        &[
-            "http".into(),
-            far_url.clone(),
-            "-c".into(),
-            "1".into(),
-            "-n".into(),
-            "20".into(),
-        ],
+        &http_load(&far_url, 1, Amount::Requests(20), 30_000, true),
     )
     .await?;
     requests += over_http.requests;
@@ -564,22 +593,16 @@ async fn scenario(
             .map(|n| n.cgroup.as_ref().and_then(|g| g.usage_ns()))
             .collect();
         let t_slice = Instant::now();
-        let r = bench(
-            bin,
-            &[
-                "http".into(),
-                // Each request its own URL, so the replicas do the work
-                // (identical GETs would be aggregated and cached).
-                numbered(&local_url),
-                "-c".into(),
-                opts.users.to_string(),
-                "--duration".into(),
-                secs.to_string(),
-                "--timeout-ms".into(),
-                "10000".into(),
-            ],
-        )
-        .await?;
+        // Each request its own URL, so the replicas do the work
+        // (identical GETs would be aggregated and cached).
+        let args = http_load(
+            &numbered(&local_url),
+            opts.users,
+            Amount::Seconds(secs),
+            10_000,
+            true,
+        );
+        let r = bench(bin, &args).await?;
         let wall = t_slice.elapsed().as_secs_f64();
         requests += r.requests;
         successes += r.successes;

@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 
 use crate::cluster::{Cluster, ClusterConfig, RuntimeKind};
 use crate::cpu::CgroupSnapshot;
-use crate::demo::{self, bench, pick_runtime, say, wait_http_ok, BenchResult};
+use crate::demo::{self, bench, http_load, pick_runtime, say, wait_http_ok, Amount, BenchResult};
 use crate::direct::Commander;
 use crate::plot;
 use crate::services::{self, SampleService};
@@ -341,20 +341,14 @@ async fn placed_experiments(
             let base = url.clone();
             for &users in &opts.sweep {
                 let n = opts.sweep_requests.max(users);
-                let r = bench(
-                    bin,
-                    &[
-                        "http".into(),
-                        demo::numbered(&base),
-                        "-c".into(),
-                        users.to_string(),
-                        "-n".into(),
-                        n.to_string(),
-                        "--timeout-ms".into(),
-                        "10000".into(),
-                    ],
-                )
-                .await?;
+                let args = http_load(
+                    &demo::numbered(&base),
+                    users,
+                    Amount::Requests(n),
+                    10_000,
+                    true,
+                );
+                let r = bench(bin, &args).await?;
                 say(
                     t0,
                     format!(
@@ -387,21 +381,8 @@ async fn placed_experiments(
                         let Some(ab) = run_ab(&target, users, n).await else {
                             break;
                         };
-                        let same = bench(
-                            bin,
-                            &[
-                                "http".into(),
-                                target.clone(),
-                                "--no-keep-alive".into(),
-                                "-c".into(),
-                                users.to_string(),
-                                "-n".into(),
-                                n.to_string(),
-                                "--timeout-ms".into(),
-                                "10000".into(),
-                            ],
-                        )
-                        .await?;
+                        let args = http_load(&target, users, Amount::Requests(n), 10_000, false);
+                        let same = bench(bin, &args).await?;
                         say(t0, format!("   {path}: real ab {ab}; ours: ok {:.2}% mean {:.1} ms {:.0} req/s", same.success_rate() * 100.0, same.mean_ms, same.throughput));
                         results.ab.push(json!({"service": label(&s.image), "users": users, "path": path, "ab": ab, "ours": same.raw}));
                     }
@@ -577,17 +558,8 @@ async fn run_config(
     let t = Instant::now();
     let mut runs = Vec::new();
     for l in loads {
-        let url = demo::numbered(&l.url);
-        let args: Vec<String> = vec![
-            "http".into(),
-            url,
-            "-c".into(),
-            l.users.to_string(),
-            "-n".into(),
-            (l.users * opts.requests_per_user).to_string(),
-            "--timeout-ms".into(),
-            "20000".into(),
-        ];
+        let amount = Amount::Requests(l.users * opts.requests_per_user);
+        let args = http_load(&demo::numbered(&l.url), l.users, amount, 20_000, true);
         let bin = bin.to_owned();
         runs.push(tokio::spawn(async move { bench(&bin, &args).await }));
     }
@@ -986,57 +958,43 @@ pub fn write_report(out: &Path, r: &Results) -> anyhow::Result<PathBuf> {
             md,
             "## Figs. 5–8 — local against remote replication (100 users in all)\n"
         );
-        let p5 = png(
-            "fig5_pi_cpu.png",
-            plot::bars(
-                &out.join("fig5_pi_cpu.png"),
-                "pi1 CPU, % of its quota (Figs. 5, 8)",
-                "% of quota",
-                &cats,
-                &series(&|c| c.pi1_cpu),
-            ),
-        );
-        let p5b = png(
-            "fig5_pi_throttled.png",
-            plot::bars(
-                &out.join("fig5_pi_throttled.png"),
-                "pi1 CPU pressure: periods its quota ran out (load)",
-                "% of periods",
-                &cats,
-                &series(&|c| c.pi1_throttled),
-            ),
-        );
-        let p6 = png(
-            "fig6_container_cpu.png",
-            plot::bars(
-                &out.join("fig6_container_cpu.png"),
-                "Container CPU (Fig. 6)",
-                "% of one core",
-                &cats,
-                &series(&|c| c.container_cpu),
-            ),
-        );
-        let p7 = png(
-            "fig7_response.png",
-            plot::bars(
-                &out.join("fig7_response.png"),
+        type Metric = fn(&ConfigResult) -> f64;
+        let figures: [(&str, &str, &str, Metric); 5] = [
+            (
+                "fig7_response.png",
                 "Mean response time (Fig. 7)",
                 "ms",
-                &cats,
-                &series(&|c| c.mean_ms),
+                |c| c.mean_ms,
             ),
-        );
-        let p8 = png(
-            "fig8_memory.png",
-            plot::bars(
-                &out.join("fig8_memory.png"),
-                "pi1 memory (Fig. 5/8)",
-                "MB",
-                &cats,
-                &series(&|c| c.pi1_mem_mb),
+            (
+                "fig5_pi_cpu.png",
+                "pi1 CPU, % of its quota (Figs. 5, 8)",
+                "% of quota",
+                |c| c.pi1_cpu,
             ),
-        );
-        let _ = writeln!(md, "{p7}\n\n{p5}\n\n{p5b}\n\n{p6}\n\n{p8}\n");
+            (
+                "fig5_pi_throttled.png",
+                "pi1 CPU pressure: periods its quota ran out (load)",
+                "% of periods",
+                |c| c.pi1_throttled,
+            ),
+            (
+                "fig6_container_cpu.png",
+                "Container CPU (Fig. 6)",
+                "% of one core",
+                |c| c.container_cpu,
+            ),
+            ("fig8_memory.png", "pi1 memory (Fig. 5/8)", "MB", |c| {
+                c.pi1_mem_mb
+            }),
+        ];
+        for (file, title, unit, metric) in figures {
+            let p = png(
+                file,
+                plot::bars(&out.join(file), title, unit, &cats, &series(&metric)),
+            );
+            let _ = writeln!(md, "{p}\n");
+        }
         let _ = writeln!(md, "| service | config | mean ms | p95 ms | success | req/s | pi1 CPU % quota | Pis in use CPU % | pi1 throttled % | pi1 MB | container CPU % core |\n|---|---|---|---|---|---|---|---|---|---|---|");
         for c in &r.configs {
             let _ = writeln!(md, "| {} | {} | {:.1} | {:.1} | {:.2}% | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |", c.service, c.config, c.mean_ms, c.p95_ms, c.success_rate * 100.0, c.throughput, c.pi1_cpu, c.pis_cpu, c.pi1_throttled, c.pi1_mem_mb, c.container_cpu);
