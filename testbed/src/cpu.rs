@@ -10,6 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+use picasso_agent::monitor::device::read_usage_ns;
+
 /// The test bed's cgroup, under which every node gets one.
 pub const ROOT: &str = "picasso-testbed";
 /// CFS period used for quotas, µs.
@@ -192,15 +194,7 @@ impl NodeCgroup {
 
     /// CPU time used by everything in the cgroup so far, ns.
     pub fn usage_ns(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(self.usage.as_ref()?).ok()?;
-        if self.v2 {
-            text.lines()
-                .find_map(|l| l.strip_prefix("usage_usec "))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|us| us * 1000)
-        } else {
-            text.trim().parse().ok()
-        }
+        read_usage_ns(self.usage.as_ref()?, self.v2)
     }
 
     /// Reads every counter now.
@@ -241,20 +235,8 @@ impl NodeCgroup {
                         continue;
                     }
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let ns = if self.v2 {
-                        std::fs::read_to_string(e.path().join("cpu.stat"))
-                            .ok()
-                            .and_then(|t| {
-                                t.lines()
-                                    .find_map(|l| l.strip_prefix("usage_usec "))
-                                    .and_then(|v| v.trim().parse::<u64>().ok())
-                            })
-                            .map(|us| us * 1000)
-                    } else {
-                        std::fs::read_to_string(e.path().join("cpuacct.usage"))
-                            .ok()
-                            .and_then(|t| t.trim().parse().ok())
-                    };
+                    let file = if self.v2 { "cpu.stat" } else { "cpuacct.usage" };
+                    let ns = read_usage_ns(&e.path().join(file), self.v2);
                     if let Some(ns) = ns {
                         s.children.push((name, ns));
                     }

@@ -109,15 +109,7 @@ impl DeviceCpu {
     }
 
     fn usage_ns(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(&self.usage).ok()?;
-        if self.v2 {
-            text.lines()
-                .find_map(|l| l.strip_prefix("usage_usec "))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|us| us * 1000)
-        } else {
-            text.trim().parse().ok()
-        }
+        read_usage_ns(&self.usage, self.v2)
     }
 
     /// CPU used since the previous call, percent of the quota (0–100;
@@ -133,6 +125,20 @@ impl DeviceCpu {
         }
         let cores = usage.saturating_sub(u0) as f64 / 1e9 / wall;
         Some((cores / self.quota_cores * 100.0).clamp(0.0, 100.0))
+    }
+}
+
+/// CPU time a cgroup used, ns, from its usage file: v1 `cpuacct.usage`
+/// (ns) or v2 `cpu.stat` (`usage_usec`); `None` when unreadable.
+pub fn read_usage_ns(file: &Path, v2: bool) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    if v2 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|us| us * 1000)
+    } else {
+        text.trim().parse().ok()
     }
 }
 
