@@ -652,6 +652,8 @@ impl Node {
     /// them (bounded).
     pub async fn shutdown(self) {
         self.cancel.cancel();
+        // Local service processes go with the node (containers stay).
+        self.runtime.node_stopping();
         self.monitor.shutdown();
         self.gateway.shutdown();
         for t in self.tasks {

@@ -397,6 +397,11 @@ pub trait Runtime: Send + Sync + fmt::Debug {
     /// Which implementation this is.
     fn kind(&self) -> RuntimeKind;
 
+    /// The node is stopping: replicas that cannot outlive it (local
+    /// processes) are stopped; an engine's containers stay, to be adopted
+    /// by the next start. Default: nothing.
+    fn node_stopping(&self) {}
+
     /// Pings the engine and reports its version (and the negotiated API).
     async fn version(&self) -> Result<EngineVersion, RuntimeError>;
 

@@ -293,6 +293,10 @@ fn proc_usage(pid: u32) -> std::io::Result<(u64, u64)> {
 
 #[async_trait]
 impl Runtime for ProcessRuntime {
+    fn node_stopping(&self) {
+        Self::kill_all(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
     fn kind(&self) -> RuntimeKind {
         RuntimeKind::Process
     }
@@ -603,9 +607,11 @@ impl Runtime for ProcessRuntime {
     }
 }
 
-impl Drop for ProcessRuntime {
-    fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+impl ProcessRuntime {
+    /// Kills every replica this runtime started (and its cgroup's
+    /// processes) and removes their cgroups; the processes are not
+    /// adopted by a later node, so they must not outlive this one.
+    fn kill_all(state: &mut State) {
         for proc in state.procs.values_mut() {
             if let Some(child) = &mut proc.child {
                 let _ = child.kill();
@@ -624,6 +630,12 @@ impl Drop for ProcessRuntime {
                 c.remove();
             }
         }
+    }
+}
+
+impl Drop for ProcessRuntime {
+    fn drop(&mut self) {
+        Self::kill_all(self.state.get_mut().unwrap_or_else(|p| p.into_inner()));
     }
 }
 
@@ -672,6 +684,44 @@ mod tests {
         );
         rt.remove(&id, false).await.unwrap();
         assert!(rt.list(&BTreeMap::new()).await.unwrap().is_empty());
+    }
+
+    /// A stopping node takes its service processes with it: none is
+    /// running afterwards (they could not be adopted by the next node).
+    #[tokio::test]
+    async fn a_stopping_node_stops_its_processes() {
+        let rt = ProcessRuntime::new();
+        let mut spec = sleeper("k");
+        let marker = format!("picasso-node-stopping-{}", std::process::id());
+        // The marker is the shell's $0: in its command line as long as it
+        // runs (an exec would replace it).
+        spec.command = vec![
+            "sh".into(),
+            "-c".into(),
+            "while :; do sleep 1; done".into(),
+            marker.clone(),
+        ];
+        let id = rt.create(&spec).await.unwrap();
+        rt.start(&id).await.unwrap();
+        let running = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .any(|c| String::from_utf8_lossy(&c).contains(&marker))
+        };
+        // The child shows its command line once it has exec'd.
+        for _ in 0..200 {
+            if running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(running(), "the replica runs");
+        rt.node_stopping();
+        assert!(!running(), "the replica outlived its node");
+        let info = &rt.list(&BTreeMap::new()).await.unwrap()[0];
+        assert_ne!(info.state, ContainerState::Running, "{info:?}");
     }
 
     #[tokio::test]
