@@ -17,11 +17,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::face::socket::{FrameReader, QuietStream};
 use bytes::{Bytes, BytesMut};
 use picasso_tlv::lp::{CachePolicyType, LpPacket, NackReason};
 use picasso_tlv::mgmt::{ControlParameters, ControlResponse, MgmtTlv};
 use picasso_tlv::{types, Component, Data, Interest, Name, Signer};
-use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
 /// Why an expressed Interest brought no Data.
@@ -205,11 +205,13 @@ impl Client {
     /// Connects to a forwarder at `addr`.
     pub async fn connect(addr: &FaceAddr) -> std::io::Result<Self> {
         match addr {
-            FaceAddr::Unix(p) => Ok(Self::from_stream(tokio::net::UnixStream::connect(p).await?)),
+            FaceAddr::Unix(p) => Ok(Self::from_stream(QuietStream::unix(
+                tokio::net::UnixStream::connect(p).await?,
+            )?)),
             FaceAddr::Tcp(a) => {
                 let s = tokio::net::TcpStream::connect(a).await?;
                 s.set_nodelay(true)?;
-                Ok(Self::from_stream(s))
+                Ok(Self::from_stream(QuietStream::tcp(s)?))
             }
             FaceAddr::Udp(a) => {
                 let remote = tokio::net::lookup_host(a.as_str())
@@ -305,22 +307,21 @@ impl Client {
         // The reader dispatches frames itself (no hop through a channel).
         let c = client.clone();
         tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
+            let mut frames = FrameReader::default();
             loop {
                 out.cork();
-                while let Ok(Some(n)) = picasso_tlv::wire::frame_len(&buf) {
-                    // A copy per frame keeps the read buffer unshared (see
-                    // face::stream).
-                    let frame = Bytes::copy_from_slice(&buf[..n]);
-                    bytes::Buf::advance(&mut buf, n);
-                    c.on_frame(frame);
-                }
+                let framed = loop {
+                    match frames.next_frame() {
+                        Ok(Some(frame)) => c.on_frame(frame),
+                        Ok(None) => break true,
+                        Err(_) => break false,
+                    }
+                };
                 out.uncork();
-                if picasso_tlv::wire::frame_len(&buf).is_err() {
+                if !framed {
                     break;
                 }
-                buf.reserve(64 * 1024);
-                match rd.read_buf(&mut buf).await {
+                match frames.fill(&mut rd).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }

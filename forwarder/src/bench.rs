@@ -158,6 +158,9 @@ async fn direct_unix(
                 c = listener.accept() => c,
             };
             let Ok((stream, _)) = conn else { continue };
+            let Ok(stream) = crate::face::socket::QuietStream::unix(stream) else {
+                continue;
+            };
             let c = Client::from_stream(stream);
             c.set_handler(ping_prefix(), producer_handler(payload.clone()));
         }
@@ -274,7 +277,10 @@ pub async fn ping(config: &PingConfig) -> Result<PingReport, BenchError> {
         let target = match &config.fwd {
             Some(a) => a.clone(),
             None => {
-                let (h, _join) = crate::runtime::spawn(Default::default());
+                let (h, _join) = crate::runtime::spawn_polling(
+                    Default::default(),
+                    Duration::from_micros(crate::daemon::DEFAULT_BUSY_POLL_US),
+                );
                 let addr = match config.transport {
                     Transport::Unix => {
                         let path = temp_socket("fwd");

@@ -12,6 +12,7 @@
 
 pub mod in_process;
 pub mod link_service;
+pub mod socket;
 pub mod stream;
 pub mod udp;
 

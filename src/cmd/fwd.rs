@@ -47,6 +47,10 @@ pub struct FwdArgs {
     /// Do not run the router (neighbours then get static routes only).
     #[arg(long, conflicts_with = "multicast")]
     no_routing: bool,
+    /// Most microseconds the forwarder busy-polls for the next packet
+    /// before sleeping (adaptive; 0: never; default 200).
+    #[arg(long, value_name = "US")]
+    busy_poll_us: Option<u64>,
     /// Tokio worker threads (0: single-threaded runtime).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -69,6 +73,9 @@ fn config(args: &FwdArgs) -> anyhow::Result<Config> {
     }
     c.neighbor
         .extend(args.neighbors.iter().map(|n| Neighbor::new(n)));
+    if let Some(us) = args.busy_poll_us {
+        c.busy_poll_us = us;
+    }
     if let Some(w) = args.worker_threads {
         c.worker_threads = w;
     }

@@ -63,6 +63,10 @@ pub struct OrchestratorArgs {
     /// Embedded forwarder: a neighbour, udp://HOST:PORT (repeatable).
     #[arg(long = "fwd-neighbor", value_name = "URI")]
     fwd_neighbors: Vec<String>,
+    /// Most microseconds the embedded forwarder busy-polls for the next packet
+    /// before sleeping (adaptive; 0: never; default 200).
+    #[arg(long, value_name = "US")]
+    fwd_busy_poll_us: Option<u64>,
     /// Tokio worker threads (0: single-threaded runtime, the default).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -98,6 +102,9 @@ fn config(args: OrchestratorArgs) -> anyhow::Result<OrchestratorConfig> {
     c.forwarder
         .neighbor
         .extend(args.fwd_neighbors.iter().map(|n| Neighbor::new(n)));
+    if let Some(us) = args.fwd_busy_poll_us {
+        c.forwarder.busy_poll_us = us;
+    }
     if let Some(w) = args.worker_threads {
         c.forwarder.worker_threads = w;
     }

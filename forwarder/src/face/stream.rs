@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use picasso_tlv::mgmt::{FacePersistency, FaceScope, LinkType};
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::link_service::LinkService;
+use super::socket::{FrameReader, QuietStream, ReadHalf};
 use super::{FaceKind, FaceMeta};
 use crate::runtime::{Event, FaceStats, FaceTx, ForwarderHandle, Stopped};
 use crate::FaceId;
@@ -30,7 +30,7 @@ pub const SEND_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// and the face's send task, which writes what the socket did not take.
 pub trait StreamSocket: Send + 'static {
     /// The read half.
-    type Read: AsyncRead + Unpin + Send + 'static;
+    type Read: ReadHalf;
     /// The write half.
     type Write: WriteHalf;
     /// Splits the socket.
@@ -313,19 +313,15 @@ pub async fn spawn_face<S: StreamSocket>(
     let cancel = handle.cancel_token().clone();
     tokio::spawn(async move {
         let mut link = LinkService::new(None);
-        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let mut frames = FrameReader::default();
         'conn: loop {
             // Deliver every complete frame in the buffer.
             loop {
-                match picasso_tlv::wire::frame_len(&buf) {
-                    Ok(Some(n)) => {
-                        // A copy per frame: sharing the read buffer would make
-                        // every Bytes clone in the forwarder bump one hot
-                        // refcount across threads, and keep whole 64 kB
-                        // buffers alive for one PIT entry.
-                        let frame = Bytes::copy_from_slice(&buf[..n]);
-                        bytes::Buf::advance(&mut buf, n);
-                        stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                match frames.next_frame() {
+                    Ok(Some(frame)) => {
+                        stats
+                            .in_bytes
+                            .fetch_add(frame.len() as u64, Ordering::Relaxed);
                         let ev = match link.receive(frame, Instant::now()) {
                             Ok(Some(rx)) => Event::Received { face, rx },
                             Ok(None) => continue,
@@ -349,12 +345,9 @@ pub async fn spawn_face<S: StreamSocket>(
                     }
                 }
             }
-            if buf.capacity() - buf.len() < 16 * 1024 {
-                buf.reserve(64 * 1024);
-            }
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                r = rd.read_buf(&mut buf) => match r {
+                r = frames.fill(&mut rd) => match r {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 },
@@ -407,6 +400,13 @@ pub async fn listen_unix(
             };
             match conn {
                 Ok((stream, _)) => {
+                    let stream = match QuietStream::unix(stream) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "unix face setup failed");
+                            continue;
+                        }
+                    };
                     let meta = FaceMeta {
                         kind: FaceKind::Unix,
                         remote_uri: "fd://".to_string(),
@@ -466,6 +466,13 @@ pub async fn listen_tcp(
             match conn {
                 Ok((stream, remote)) => {
                     let _ = stream.set_nodelay(true);
+                    let stream = match QuietStream::tcp(stream) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "tcp face setup failed");
+                            continue;
+                        }
+                    };
                     let meta = tcp_meta(local, remote, FacePersistency::ON_DEMAND);
                     if spawn_face(&handle, stream, meta).await.is_err() {
                         break;
@@ -486,7 +493,7 @@ pub async fn connect_tcp(
     let stream = tokio::net::TcpStream::connect(remote).await?;
     let _ = stream.set_nodelay(true);
     let meta = tcp_meta(stream.local_addr()?, remote, FacePersistency::PERSISTENT);
-    spawn_face(handle, stream, meta)
+    spawn_face(handle, QuietStream::tcp(stream)?, meta)
         .await
         .map_err(|_| std::io::Error::other("forwarder stopped"))
 }
