@@ -183,6 +183,21 @@ for run in $(seq 1 "$RUNS"); do
     c1[$k]+="$(ab -q -c 1 -n 2000 "$u" 2>&1 | awk '/^Time per request:.*\(mean\)$/ {print $4}');"
   done
 done
+# ab asks for one URL again and again: concurrent identical requests are
+# aggregated by the node's forwarder (one replica call answers several).
+# The same load with every request its own URL (`{n}`, ignored by the
+# container) shows the path without that help.
+declare -A numbered
+for run in $(seq 1 "$RUNS"); do
+  for k in direct ingress haproxy; do
+    case $k in
+      direct) u="http://127.0.0.1:$port/index.html?r={n}" ;;
+      ingress) u="http://$http/bb/index.html?r={n}" ;;
+      haproxy) u="http://127.0.0.1:$hport/index.html?r={n}" ;;
+    esac
+    numbered[$k]+="$("$bin" bench http -c 100 -n 10000 --no-keep-alive --json "$u" | jq -r '"\(.p50Ms) \(.p99Ms) \(.successRate) \(.throughput)"');"
+  done
+done
 rss_loaded=$(awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status")
 deploy_failures=0
 [ -f "$work/deploy-failures" ] && deploy_failures=$(wc -l <"$work/deploy-failures")
@@ -224,7 +239,8 @@ done
 python3 - "$RUNS" "$rss_idle" "$rss_loaded" "${ab_res[direct]}" "${ab_res[ingress]}" "${ab_res[haproxy]}" \
   "$curl_mb" "$ndn_mb" "${deploy_fetch[busybox-httpd]}" "${deploy_engine[busybox-httpd]}" \
   "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" \
-  "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" <<'EOF'
+  "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" \
+  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" <<'EOF'
 import sys, statistics as st
 runs, rss_idle, rss_loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(s): return [r.split() for r in s.strip(";").split(";") if r]
@@ -250,6 +266,16 @@ for base, target in [("direct", 1.5), ("haproxy", 1.2)]:
 c1 = {k: [float(x) * 1000 for x in v.strip(";").split(";")] for k, v in zip(["direct", "ingress", "haproxy"], sys.argv[14:17])}
 print("unloaded (ab -c 1 -n 2000), mean µs per request: " + "   ".join(f"{k} {rng(v, '{:.0f}')}" for k, v in c1.items()))
 print(f"  ingress added per request vs direct: {rng([i - d for i, d in zip(c1['ingress'], c1['direct'])], '{:.0f}')} µs")
+nb = {k: rows(v) for k, v in zip(["direct", "ingress", "haproxy"], sys.argv[17:20])}
+print(f"\n== the same load with numbered URLs (picasso bench http -c 100 -n 10000 --no-keep-alive 'URL?r={{n}}'): no aggregation ==")
+print(f"{'path':10} {'p50 ms':>16} {'p99 ms':>16} {'success':>20} {'requests/s':>24}")
+for k, r in nb.items():
+    print(f"{k:10} {rng([float(x[0]) for x in r], '{:.2f}'):>16} {rng([float(x[1]) for x in r], '{:.2f}'):>16}"
+          f" {rng([float(x[2]) for x in r], '{:.4f}'):>20} {rng([float(x[3]) for x in r], '{:.0f}'):>24}")
+for base, target in [("direct", 1.5), ("haproxy", 1.2)]:
+    ratios = [float(i[0]) / max(float(b[0]), 1e-9) for i, b in zip(nb["ingress"], nb[base])]
+    ok = st.median(ratios) <= target
+    print(f"ingress p50 / {base} p50 (numbered, same run): {rng(ratios, '{:.2f}')}  target ≤ {target}: {'met' if ok else 'MISSED'}")
 curl = [float(x) for x in sys.argv[7].strip(";").split(";")]
 ndn = [float(x) for x in sys.argv[8].strip(";").split(";")]
 print(f"\n== 100 MB: by name over NDN vs curl from nginx (loopback), MB/s ==")
