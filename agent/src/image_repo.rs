@@ -252,8 +252,38 @@ pub struct ImagePublisher {
     /// `…/manifest/v=<ver>/seg=<n>`.
     manifest_segments: Vec<Data>,
     file: std::fs::File,
+    /// Each segment's DigestSha256 signature value, computed once at
+    /// publication: a segment served many times is not hashed each time.
+    segment_signatures: Vec<Bytes>,
     /// Signs the application-level Nacks for other versions.
     signer: Signer,
+}
+
+/// Segment `name`'s Data, unsigned (every segment's fields but its content
+/// are fixed by the manifest, so its signature can be computed once).
+fn segment_data(name: Name, manifest: &ImageManifest, content: Vec<u8>) -> Data {
+    Data::new(name)
+        .with_freshness_ms(SEGMENT_FRESHNESS_MS)
+        .with_final_block_id(Component::segment(manifest.segments.saturating_sub(1)))
+        .with_content(content)
+}
+
+/// The DigestSha256 signature value of every segment of `file`, published
+/// under `versioned` (one more read of the archive at publication).
+fn sign_segments(
+    versioned: &Name,
+    manifest: &ImageManifest,
+    file: &std::fs::File,
+) -> std::io::Result<Vec<Bytes>> {
+    (0..manifest.segments)
+        .map(|seg| {
+            let mut buf = vec![0u8; manifest.segment_len(seg) as usize];
+            file.read_exact_at(&mut buf, seg * manifest.segment_size)?;
+            let mut d = segment_data(versioned.append(&Component::segment(seg)), manifest, buf);
+            d.sign(&Signer::DigestSha256);
+            Ok(d.signature_value().clone())
+        })
+        .collect()
 }
 
 /// Content of the application-level Nack a publisher answers for a version
@@ -309,13 +339,17 @@ impl ImagePublisher {
                 d
             })
             .collect();
+        let versioned = prefix.append(&Component::version(version));
+        let file = std::fs::File::open(archive)?;
+        let segment_signatures = sign_segments(&versioned, &manifest, &file)?;
         Ok(Self {
-            versioned: prefix.append(&Component::version(version)),
+            versioned,
             prefix,
             manifest,
             manifest_data,
             manifest_segments,
-            file: std::fs::File::open(archive)?,
+            file,
+            segment_signatures,
             signer: signer.clone(),
         })
     }
@@ -376,11 +410,17 @@ impl ImagePublisher {
         self.file
             .read_exact_at(&mut buf, seg * self.manifest.segment_size)
             .ok()?;
-        let mut d = Data::new(name.clone())
-            .with_freshness_ms(SEGMENT_FRESHNESS_MS)
-            .with_final_block_id(Component::segment(self.manifest.segments - 1))
-            .with_content(buf);
-        d.sign(&Signer::DigestSha256);
+        let mut d = segment_data(name.clone(), &self.manifest, buf);
+        // The signature was computed over the canonical name; one asked
+        // for with other encodings of the same numbers is signed afresh.
+        match self.segment_signatures.get(seg as usize) {
+            Some(sig) if *name == self.versioned.append(&Component::segment(seg)) => {
+                d.encode_with_signature(Signer::DigestSha256.signature_info(), sig.clone());
+            }
+            _ => {
+                d.sign(&Signer::DigestSha256);
+            }
+        }
         Some(d)
     }
 
@@ -1265,6 +1305,41 @@ mod tests {
         assert_eq!(rto(Some(Duration::from_millis(10)), 2000), 200);
         assert_eq!(rto(Some(Duration::from_millis(100)), 2000), 450);
         assert_eq!(rto(Some(Duration::from_secs(5)), 2000), 2000);
+    }
+
+    #[test]
+    fn every_segment_is_served_with_a_valid_signature() {
+        let dir = temp_dir("sigs");
+        let path = archive(&dir.0, 20_001);
+        let signer = Signer::ed25519_generate(Name::from_uri("/picasso/t/KEY").unwrap());
+        let p = ImagePublisher::from_file(&root(), "x", None, &path, 5, 8000, &signer).unwrap();
+        let content = std::fs::read(&path).unwrap();
+        for seg in 0..3u64 {
+            let name = segment_name(&root(), "x", 5, seg);
+            let d = p.answer(&Interest::new(name.clone())).unwrap();
+            assert_eq!(d.name(), &name);
+            assert_eq!(d.verify(&Verifier::DigestSha256), Ok(()), "segment {seg}");
+            let from = (seg * 8000) as usize;
+            assert_eq!(
+                &d.content()[..],
+                &content[from..(from + 8000).min(content.len())]
+            );
+            // The precomputed signature is the one signing now would give.
+            let mut fresh = segment_data(name, p.manifest(), d.content().to_vec());
+            fresh.sign(&Signer::DigestSha256);
+            assert_eq!(fresh.wire(), d.wire());
+        }
+        // A segment number in a longer encoding is still answered, signed afresh.
+        let short = segment_name(&root(), "x", 5, 1);
+        let long = short
+            .prefix(short.len() - 1)
+            .append(&Component::new(50, vec![0u8, 0, 0, 1]));
+        let d = p.answer(&Interest::new(long.clone())).unwrap();
+        assert_eq!(d.name(), &long);
+        assert_eq!(d.verify(&Verifier::DigestSha256), Ok(()));
+        assert!(p
+            .answer(&Interest::new(segment_name(&root(), "x", 5, 3)))
+            .is_none());
     }
 
     #[test]

@@ -367,6 +367,28 @@ impl Data {
         w
     }
 
+    /// Encodes with a SignatureValue computed earlier over this very
+    /// signed portion (a publisher that signs a segment once and serves it
+    /// many times); returns the wire. Nothing is checked: a value that does
+    /// not match makes a packet that fails verification.
+    pub fn encode_with_signature(&mut self, info: SignatureInfo, value: Bytes) -> Bytes {
+        self.signature_info = info;
+        let signed_len = self.signed_portion_len();
+        let value_len = signed_len + wire::tlv_len(SIGNATURE_VALUE, value.len());
+        let total = wire::tlv_len(DATA, value_len);
+        let mut out = BytesMut::with_capacity(total);
+        wire::write_header(&mut out, DATA, value_len);
+        let start = out.len();
+        self.encode_signed_portion(&mut out);
+        let end = out.len();
+        signature::write_signature_value(&mut out, SIGNATURE_VALUE, &value);
+        self.signature_value = value;
+        let w = out.freeze();
+        self.signed_range = Some((start, end));
+        self.wire = Some(w.clone());
+        w
+    }
+
     /// Verifies the signature with `verifier`.
     pub fn verify(&self, verifier: &Verifier) -> Result<(), SignatureError> {
         match (&self.wire, self.signed_range) {
@@ -416,6 +438,32 @@ mod tests {
         assert_eq!(&p.content()[..], b"hi");
         assert_eq!(p.wire(), Some(&w));
         assert_eq!(p.verify(&Verifier::DigestSha256), Ok(()));
+    }
+
+    #[test]
+    fn test_encode_with_an_earlier_signature_is_the_signed_packet() {
+        let make = || {
+            Data::new(name("/img/v=1/seg=3"))
+                .with_freshness_ms(1000)
+                .with_final_block_id(Component::segment(9))
+                .with_content(vec![7u8; 8000])
+        };
+        let mut signed = make();
+        let w = signed.sign(&Signer::DigestSha256);
+        let mut again = make();
+        let w2 = again.encode_with_signature(
+            Signer::DigestSha256.signature_info(),
+            signed.signature_value().clone(),
+        );
+        assert_eq!(w, w2);
+        assert_eq!(again.verify(&Verifier::DigestSha256), Ok(()));
+        // A value for other content does not verify.
+        let mut other = make().with_content(vec![8u8; 8000]);
+        other.encode_with_signature(
+            Signer::DigestSha256.signature_info(),
+            signed.signature_value().clone(),
+        );
+        assert!(other.verify(&Verifier::DigestSha256).is_err());
     }
 
     #[test]
