@@ -544,8 +544,19 @@ impl Forwarder {
                 continue;
             };
             self.counters.satisfied_interests += 1;
-            for out in &entry.out_records {
-                self.dead_nonces.add(&entry.name, out.nonce, now);
+            // As NFD: a satisfied Interest's nonces are remembered only when
+            // a looping copy would not be answered from the content store
+            // (MustBeFresh and Data fresh for less than the list's
+            // lifetime, or Data not stored at all); unsatisfied ones always.
+            let looping_copy_misses_cs = no_cache
+                || (entry.key.must_be_fresh
+                    && data
+                        .freshness_ms()
+                        .is_none_or(|f| Duration::from_millis(f) < self.dead_nonces.lifetime()));
+            if looping_copy_misses_cs {
+                for out in &entry.out_records {
+                    self.dead_nonces.add(&entry.name, out.nonce, now);
+                }
             }
             for rec in entry.in_records {
                 if rec.expiry <= now || rec.face == in_face {

@@ -264,19 +264,31 @@ fn a_looping_interest_is_nacked_as_duplicate() {
 
 #[test]
 fn a_nonce_seen_before_is_caught_by_the_dead_nonce_list() {
+    // MustBeFresh and Data fresh for less than the list's lifetime: a
+    // looping copy would not be answered from the content store, so the
+    // satisfied Interest's nonce is remembered (NFD's rule).
     let mut net = Net::new();
-    net.express(B, "/svc/dnl", 9);
+    let fresh = |nonce| {
+        Interest::new(n("/svc/dnl"))
+            .with_nonce(nonce)
+            .with_must_be_fresh(true)
+            .with_lifetime_ms(4000)
+    };
+    net.deliver(B, CONSUMER, OutPacket::Interest(fresh(9)));
     net.run();
-    net.answer("/svc/dnl");
+    let mut d = Data::new(n("/svc/dnl"))
+        .with_content(&b"content"[..])
+        .with_freshness_ms(1000);
+    d.sign(&Signer::DigestSha256);
+    net.deliver(D, PRODUCER, OutPacket::Data(d));
     net.run();
     assert_eq!(net.take_app(B, CONSUMER), [(Kind::Data, n("/svc/dnl"))]);
     // The PIT entry is gone; a copy of the same Interest comes back to B
-    // over the cross link: the dead nonce list recognises it.
+    // over the cross link once the Data is stale: the dead nonce list
+    // recognises it.
     assert!(net.fwd[B].pit.is_empty());
-    let i = Interest::new(n("/svc/dnl"))
-        .with_nonce(9)
-        .with_lifetime_ms(4000);
-    net.deliver(B, face(C), OutPacket::Interest(i));
+    net.now += Duration::from_millis(1500);
+    net.deliver(B, face(C), OutPacket::Interest(fresh(9)));
     net.run();
     assert_eq!(
         net.count(B, C, Kind::Nack(nack_reason::DUPLICATE), "/svc/dnl"),
@@ -288,6 +300,27 @@ fn a_nonce_seen_before_is_caught_by_the_dead_nonce_list() {
         1,
         "not forwarded again"
     );
+}
+
+#[test]
+fn a_satisfied_interest_answered_from_the_store_leaves_no_dead_nonce() {
+    // No MustBeFresh: a looping copy is answered from B's content store,
+    // so the nonce is not kept (NFD's rule) and the copy gets the Data.
+    let mut net = Net::new();
+    net.express(B, "/svc/cs", 9);
+    net.run();
+    net.answer("/svc/cs");
+    net.run();
+    assert_eq!(net.take_app(B, CONSUMER), [(Kind::Data, n("/svc/cs"))]);
+    assert!(net.fwd[B].dead_nonces.is_empty());
+    let i = Interest::new(n("/svc/cs"))
+        .with_nonce(9)
+        .with_lifetime_ms(4000);
+    net.deliver(B, face(C), OutPacket::Interest(i));
+    net.run();
+    assert_eq!(net.count(B, C, Kind::Data, "/svc/cs"), 1);
+    assert_eq!(net.fwd[B].counters.loops, 0);
+    assert_eq!(net.count(B, D, Kind::Interest, "/svc/cs"), 1);
 }
 
 #[test]

@@ -25,6 +25,11 @@ pub struct DeadNonceList {
 }
 
 impl DeadNonceList {
+    /// How long an entry is kept.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
     /// A list holding at most `capacity` entries for `lifetime` each.
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         Self {
