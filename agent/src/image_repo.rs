@@ -468,6 +468,15 @@ pub enum ImageFetchError {
         /// Why.
         source: ExpressError,
     },
+    /// The repository answered that it has no such image (a signed
+    /// application-level Nack), at once rather than after timeouts.
+    #[error("the repository has no image {image}: {reason}")]
+    NoSuchImage {
+        /// The image asked for.
+        image: String,
+        /// The repository's words.
+        reason: String,
+    },
     /// The manifest is not signed by the orchestrator's key.
     #[error("manifest {name} is not signed by the orchestrator key")]
     ManifestSignature {
@@ -722,6 +731,10 @@ impl ImageFetcher {
                 FetchError::BadSignature { .. } => {
                     ImageFetchError::ManifestSignature { name: name.clone() }
                 }
+                FetchError::Refused { reason, .. } => ImageFetchError::NoSuchImage {
+                    image: image.to_owned(),
+                    reason,
+                },
                 FetchError::Discovery { source, .. } | FetchError::Segment { source, .. } => {
                     ImageFetchError::Manifest {
                         name: name.clone(),

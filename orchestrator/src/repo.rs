@@ -55,6 +55,9 @@ use sha2::{Digest, Sha256};
 
 use crate::spec::{ServiceSpec, SpecError};
 
+/// FreshnessPeriod of the "no such image/spec" answers, ms.
+pub const NO_SUCH_FRESHNESS_MS: u64 = 1000;
+
 /// FreshnessPeriod of a spec's Data: short, so an update is seen soon.
 pub const SPEC_FRESHNESS_MS: u64 = 1000;
 
@@ -613,20 +616,30 @@ impl Repo {
         self.root.append_str("repo").append_str("image")
     }
 
-    /// The Data answering `interest`, if the repo has it.
+    /// The Data answering `interest`: what the repo has, or a signed
+    /// application-level Nack for an image or spec it does not have (so a
+    /// node asking for one fails at once instead of after timeouts).
     pub fn answer(&self, interest: &Interest) -> Option<Data> {
         let name = interest.name();
         let (specs, images) = (self.spec_prefix(), self.image_prefix());
         if images.is_prefix_of(name) {
             let image = component_text(name, images.len())?;
-            let publisher = self.read().images.get(&image)?.publisher.clone();
+            let Some(publisher) = self.read().images.get(&image).map(|i| i.publisher.clone())
+            else {
+                return Some(self.no_such(name, &format!("no image {image:?} in the repository")));
+            };
             return publisher.answer(interest);
         }
         if !specs.is_prefix_of(name) {
             return None;
         }
         let service = component_text(name, specs.len())?;
-        let stored = self.read().specs.get(&service)?.clone();
+        let Some(stored) = self.read().specs.get(&service).cloned() else {
+            return Some(self.no_such(
+                name,
+                &format!("no spec for service {service:?} in the repository"),
+            ));
+        };
         let base = specs.append(&Component::generic(Bytes::copy_from_slice(
             service.as_bytes(),
         )));
@@ -661,6 +674,18 @@ impl Repo {
             }
             _ => None,
         }
+    }
+
+    /// The application-level Nack (ContentType NACK, JSON `{"error": …}`)
+    /// for `name`, signed, fresh only briefly: an upload soon after is seen.
+    fn no_such(&self, name: &Name, error: &str) -> Data {
+        let body = serde_json::json!({ "error": error });
+        let mut d = Data::new(name.clone())
+            .with_content_type(picasso_tlv::data::content_type::NACK)
+            .with_freshness_ms(NO_SUCH_FRESHNESS_MS)
+            .with_content(body.to_string().into_bytes());
+        d.sign(&self.signer);
+        d
     }
 
     /// Registers `<root>/repo/spec` and `<root>/repo/image` on `client`'s
@@ -925,10 +950,12 @@ mod tests {
         assert!(repo.image("img").is_none());
         assert!(repo.spec("S1").is_none());
         assert!(repo.image("good").is_some());
+        // Never served: asked for, they get the "no such" answer.
+        let nack = picasso_tlv::data::content_type::NACK;
         let i = Interest::new(picasso_agent::image_repo::manifest_name(&root(), "img"));
-        assert!(repo.answer(&i).is_none());
+        assert_eq!(repo.answer(&i).unwrap().content_type(), Some(nack));
         let i = Interest::new(repo.spec_prefix().append_str("S1"));
-        assert!(repo.answer(&i).is_none());
+        assert_eq!(repo.answer(&i).unwrap().content_type(), Some(nack));
     }
 
     #[tokio::test]
@@ -976,11 +1003,21 @@ mod tests {
         .unwrap();
         assert_eq!(&got[..], big.as_bytes());
         assert!(got.len() > 2 * SEGMENT_SIZE);
-        // An unknown spec: no answer.
+        // An unknown spec: a signed application-level Nack, at once.
         let missing = consumer
-            .express(Interest::new(repo.spec_prefix().append_str("nope")).with_lifetime_ms(200))
-            .await;
-        assert!(missing.is_err());
+            .express(Interest::new(repo.spec_prefix().append_str("nope")).with_lifetime_ms(2000))
+            .await
+            .unwrap();
+        assert_eq!(
+            missing.content_type(),
+            Some(picasso_tlv::data::content_type::NACK)
+        );
+        assert!(missing.verify(&signer.verifier()).is_ok());
+        let body: serde_json::Value = serde_json::from_slice(&missing.content()).unwrap();
+        assert_eq!(
+            body["error"],
+            "no spec for service \"nope\" in the repository"
+        );
 
         // The node's fetcher, unchanged, fetches and verifies the image.
         let fetcher = ImageFetcher::new(
@@ -992,6 +1029,15 @@ mod tests {
                 lifetime: Duration::from_millis(500),
                 ..ImageFetchOptions::default()
             },
+        );
+        // An image the repo does not have: refused by the repo's answer
+        // (a timeout would be ImageFetchError::Manifest), not after the
+        // manifest Interests' timeouts.
+        let err = fetcher.fetch("no/such").await.unwrap_err();
+        assert!(
+            matches!(&err, ImageFetchError::NoSuchImage { image, reason }
+                if image == "no/such" && reason.contains("no image \"no/such\"")),
+            "{err}"
         );
         let fetched = fetcher.fetch("armhfbuild/nginx").await.unwrap();
         assert_eq!(std::fs::read(&fetched.path).unwrap(), bytes);

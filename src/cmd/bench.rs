@@ -79,7 +79,8 @@ fn positive_secs(s: &str) -> Result<f64, String> {
 /// Arguments of `picasso bench http`.
 #[derive(Args, Debug)]
 pub struct HttpArgs {
-    /// http://HOST[:PORT]/PATH[?QUERY]; `{n}` in it becomes the request's
+    /// http://HOST[:PORT]/PATH[?QUERY]; the placeholder `{` `n` `}` (n in
+    /// braces, no spaces) in it becomes the request's
     /// number (every request its own URL: no cache or aggregation answers
     /// one request for another)
     url: String,

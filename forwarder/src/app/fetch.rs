@@ -82,6 +82,37 @@ pub enum FetchError {
     /// The object is larger than allowed.
     #[error("object has {0} segments, more than allowed")]
     TooLarge(u64),
+    /// The producer answered with an application-level Nack (ContentType
+    /// NACK): it has no such object. Its signature was checked when a
+    /// verifier was given.
+    #[error("{name} refused: {reason}")]
+    Refused {
+        /// The Nack's name.
+        name: Name,
+        /// Its content as text (its `error` field when it is JSON with one).
+        reason: String,
+    },
+}
+
+/// The [`FetchError::Refused`] for an application-level Nack, after its
+/// signature is checked.
+fn refused(options: &FetchOptions, d: &Data, segment: u64) -> FetchError {
+    if let Err(e) = verify(options, d, segment) {
+        return e;
+    }
+    let content = d.content();
+    let reason = serde_json::from_slice::<serde_json::Value>(&content)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&content).into_owned());
+    FetchError::Refused {
+        name: d.name().clone(),
+        reason,
+    }
+}
+
+fn is_app_nack(d: &Data) -> bool {
+    d.content_type() == Some(picasso_tlv::data::content_type::NACK)
 }
 
 /// What a fetch did.
@@ -190,6 +221,9 @@ pub async fn fetch_with(
             }
         }
     };
+    if is_app_nack(&first) {
+        return Err(refused(options, &first, 0));
+    }
     let name = first.name().clone();
     let seg_at = name.len().saturating_sub(1);
     let first_seg = name.get(seg_at).and_then(|c| c.as_segment());
@@ -290,6 +324,9 @@ pub async fn fetch_with(
         let now = Instant::now();
         match result {
             Ok(d) => {
+                if is_app_nack(&d) {
+                    return Err(refused(options, &d, seg));
+                }
                 verify(options, &d, seg)?;
                 // Karn: no RTT samples from retransmitted segments.
                 if !is_retx {
@@ -387,6 +424,46 @@ mod tests {
         let options = FetchOptions {
             verifier: Some(other.verifier()),
             ..FetchOptions::default()
+        };
+        let e = fetch(&consumer, &name, &options).await.unwrap_err();
+        assert!(matches!(e, FetchError::BadSignature { .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_application_nack_refuses_the_fetch_at_once() {
+        let (producer, consumer, _h) = pair().await;
+        let signer = picasso_tlv::Signer::ed25519_generate(Name::from_uri("/key").unwrap());
+        let s = signer.clone();
+        producer
+            .register(Name::from_uri("/gone").unwrap(), move |i: Interest| {
+                let mut d = Data::new(i.name().clone())
+                    .with_content_type(picasso_tlv::data::content_type::NACK)
+                    .with_content(&br#"{"error": "no such object"}"#[..]);
+                d.sign(&s);
+                async move { Some(d) }
+            })
+            .await
+            .unwrap();
+        let name = Name::from_uri("/gone/obj").unwrap();
+        let options = FetchOptions {
+            verifier: Some(signer.verifier()),
+            // A timeout-based failure would be Discovery { Timeout }.
+            lifetime: Duration::from_secs(30),
+            ..FetchOptions::default()
+        };
+        let e = fetch(&consumer, &name, &options).await.unwrap_err();
+        assert_eq!(
+            e,
+            FetchError::Refused {
+                name: name.clone(),
+                reason: "no such object".into()
+            }
+        );
+        // A Nack not signed by the expected key is not believed.
+        let other = picasso_tlv::Signer::ed25519_generate(Name::from_uri("/k2").unwrap());
+        let options = FetchOptions {
+            verifier: Some(other.verifier()),
+            ..options
         };
         let e = fetch(&consumer, &name, &options).await.unwrap_err();
         assert!(matches!(e, FetchError::BadSignature { .. }), "{e}");
