@@ -172,15 +172,17 @@ for run in $(seq 1 "$RUNS"); do
 done
 # Unloaded: one request at a time, ab's mean (0.001 ms resolution), so the
 # path's own cost shows apart from queueing on a busy machine.
+url_of() { # path (direct|ingress|haproxy), query → the page's URL on that path
+  case $1 in
+    direct) echo "http://127.0.0.1:$port/index.html$2" ;;
+    ingress) echo "http://$http/bb/index.html$2" ;;
+    haproxy) echo "http://127.0.0.1:$hport/index.html$2" ;;
+  esac
+}
 declare -A c1
 for run in $(seq 1 "$RUNS"); do
   for k in direct ingress haproxy; do
-    case $k in
-      direct) u="http://127.0.0.1:$port/index.html" ;;
-      ingress) u="http://$http/bb/index.html" ;;
-      haproxy) u="http://127.0.0.1:$hport/index.html" ;;
-    esac
-    c1[$k]+="$(ab -q -c 1 -n 2000 "$u" 2>&1 | awk '/^Time per request:.*\(mean\)$/ {print $4}');"
+    c1[$k]+="$(ab -q -c 1 -n 2000 "$(url_of $k)" 2>&1 | awk '/^Time per request:.*\(mean\)$/ {print $4}');"
   done
 done
 # ab asks for one URL again and again: concurrent identical requests are
@@ -190,12 +192,7 @@ done
 declare -A numbered
 for run in $(seq 1 "$RUNS"); do
   for k in direct ingress haproxy; do
-    case $k in
-      direct) u="http://127.0.0.1:$port/index.html?r={n}" ;;
-      ingress) u="http://$http/bb/index.html?r={n}" ;;
-      haproxy) u="http://127.0.0.1:$hport/index.html?r={n}" ;;
-    esac
-    numbered[$k]+="$("$bin" bench http -c 100 -n 10000 --no-keep-alive --json "$u" | jq -r '"\(.p50Ms) \(.p99Ms) \(.successRate) \(.throughput)"');"
+    numbered[$k]+="$("$bin" bench http -c 100 -n 10000 --no-keep-alive --json "$(url_of $k '?r={n}')" | jq -r '"\(.p50Ms) \(.p99Ms) \(.successRate) \(.throughput)"');"
   done
 done
 rss_loaded=$(awk '/VmRSS/ {print $2}' "/proc/$NODE_PID/status")

@@ -348,23 +348,9 @@ impl Data {
 
     /// Signs with an explicit SignatureInfo (e.g. with a ValidityPeriod).
     pub fn sign_with_info(&mut self, signer: &Signer, info: SignatureInfo) -> Bytes {
-        self.signature_info = info;
-        let signed_len = self.signed_portion_len();
-        let sig_len = signer.signature_len();
-        let value_len = signed_len + wire::tlv_len(SIGNATURE_VALUE, sig_len);
-        let total = wire::tlv_len(DATA, value_len);
-        let mut out = BytesMut::with_capacity(total);
-        wire::write_header(&mut out, DATA, value_len);
-        let start = out.len();
-        self.encode_signed_portion(&mut out);
-        let end = out.len();
-        let sig = signer.sign(&[&out[start..end]]);
-        signature::write_signature_value(&mut out, SIGNATURE_VALUE, &sig);
-        self.signature_value = sig;
-        let w = out.freeze();
-        self.signed_range = Some((start, end));
-        self.wire = Some(w.clone());
-        w
+        self.encode_signed_with(info, signer.signature_len(), |portion| {
+            signer.sign(&[portion])
+        })
     }
 
     /// Encodes with a SignatureValue computed earlier over this very
@@ -372,17 +358,29 @@ impl Data {
     /// many times); returns the wire. Nothing is checked: a value that does
     /// not match makes a packet that fails verification.
     pub fn encode_with_signature(&mut self, info: SignatureInfo, value: Bytes) -> Bytes {
+        self.encode_signed_with(info, value.len(), |_| value)
+    }
+
+    /// Encodes with `info`, the SignatureValue (`sig_len` bytes) being what
+    /// `sign` makes of the signed portion; returns the wire.
+    fn encode_signed_with(
+        &mut self,
+        info: SignatureInfo,
+        sig_len: usize,
+        sign: impl FnOnce(&[u8]) -> Bytes,
+    ) -> Bytes {
         self.signature_info = info;
         let signed_len = self.signed_portion_len();
-        let value_len = signed_len + wire::tlv_len(SIGNATURE_VALUE, value.len());
+        let value_len = signed_len + wire::tlv_len(SIGNATURE_VALUE, sig_len);
         let total = wire::tlv_len(DATA, value_len);
         let mut out = BytesMut::with_capacity(total);
         wire::write_header(&mut out, DATA, value_len);
         let start = out.len();
         self.encode_signed_portion(&mut out);
         let end = out.len();
-        signature::write_signature_value(&mut out, SIGNATURE_VALUE, &value);
-        self.signature_value = value;
+        let sig = sign(&out[start..end]);
+        signature::write_signature_value(&mut out, SIGNATURE_VALUE, &sig);
+        self.signature_value = sig;
         let w = out.freeze();
         self.signed_range = Some((start, end));
         self.wire = Some(w.clone());

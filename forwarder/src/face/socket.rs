@@ -62,37 +62,28 @@ where
     fn nonblocking(&self) -> std::io::Result<()>;
 }
 
-impl StdStream for std::os::unix::net::UnixStream {
-    fn duplicate(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
-    fn shutdown_write(&self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
-    fn nonblocking(&self) -> std::io::Result<()> {
-        self.set_nonblocking(true)
-    }
+// std's two stream types have the same inherent methods, no common trait.
+macro_rules! std_stream {
+    ($($t:ty),*) => {$(
+        impl StdStream for $t {
+            fn duplicate(&self) -> std::io::Result<Self> {
+                self.try_clone()
+            }
+            fn shutdown_write(&self) {
+                let _ = self.shutdown(std::net::Shutdown::Write);
+            }
+            fn nonblocking(&self) -> std::io::Result<()> {
+                self.set_nonblocking(true)
+            }
+        }
+    )*};
 }
-
-impl StdStream for std::net::TcpStream {
-    fn duplicate(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
-    fn shutdown_write(&self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
-    fn nonblocking(&self) -> std::io::Result<()> {
-        self.set_nonblocking(true)
-    }
-}
+std_stream!(std::os::unix::net::UnixStream, std::net::TcpStream);
 
 /// A non-blocking stream socket registered with the runtime for
 /// readability only (see the module documentation).
 #[derive(Debug)]
-pub struct QuietStream<S: StdStream>
-where
-    for<'a> &'a S: Read + Write,
-{
+pub struct QuietStream<S: AsRawFd> {
     fd: Arc<AsyncFd<S>>,
 }
 
@@ -141,10 +132,7 @@ where
 
 /// The read half of a [`QuietStream`].
 #[derive(Debug)]
-pub struct QuietRead<S: StdStream>
-where
-    for<'a> &'a S: Read + Write,
-{
+pub struct QuietRead<S: AsRawFd> {
     fd: Arc<AsyncFd<S>>,
 }
 
