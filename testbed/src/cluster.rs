@@ -395,6 +395,11 @@ impl Cluster {
                 "127.0.0.1".into(),
                 "--worker-threads".into(),
                 "2".into(),
+                // The nodes share this host's cores, as real Pis do not: a
+                // forwarder busy-polling for its next packet would take
+                // CPU from the other nodes and the load.
+                "--fwd-busy-poll-us".into(),
+                "0".into(),
             ];
             for n in &neighbors[i + 1] {
                 args.push("--fwd-neighbor".into());
@@ -447,6 +452,8 @@ impl Cluster {
             String::new(),
             "--fwd-udp".into(),
             orch_udp.to_string(),
+            "--fwd-busy-poll-us".into(),
+            "0".into(),
         ];
         for n in &neighbors[0] {
             args.push("--fwd-neighbor".into());
