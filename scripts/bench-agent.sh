@@ -142,6 +142,10 @@ frontend fe
   bind 127.0.0.1:$hport
   default_backend be
 backend be
+  # Idle server connections are shared between client connections (ab
+  # sends one request per connection: with the default "safe" mode every
+  # request would open a new server connection).
+  http-reuse always
   server c1 127.0.0.1:$port
 EOF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &

@@ -279,14 +279,19 @@ impl Orchestrator {
 
 /// Two consecutive free ports on 127.0.0.1 (replica k gets port_host + k - 1).
 fn free_port_pair() -> anyhow::Result<u16> {
-    for _ in 0..50 {
-        let a = TcpListener::bind("127.0.0.1:0")?;
-        let p = a.local_addr()?.port();
-        if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+    // Below the kernel's ephemeral range (32768–60999 here): a port the
+    // kernel hands out with bind(0) may go to another test's outgoing
+    // connection before Docker binds it (seen once: "address already in
+    // use" at start).
+    let first = 20_000 + (std::process::id() % 6_000) as u16 * 2;
+    for k in 0..3_000u16 {
+        let p = 20_000 + (first - 20_000 + 2 * k) % 12_000;
+        let a = TcpListener::bind(("127.0.0.1", p));
+        if a.is_ok() && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
             return Ok(p);
         }
     }
-    anyhow::bail!("no two consecutive free ports")
+    anyhow::bail!("no two consecutive free ports in 20000..32000")
 }
 
 /// Response headers, names in lower case.

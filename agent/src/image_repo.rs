@@ -546,6 +546,10 @@ pub enum ImageFetchError {
     },
 }
 
+/// Pause before a segment Nack'd for a reason other than congestion (the
+/// repo is gone, or has no route yet) is asked again.
+const NACK_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// Settings of the image fetcher.
 #[derive(Debug, Clone)]
 pub struct ImageFetchOptions {
@@ -985,6 +989,9 @@ impl ImageFetcher {
         let mut received: BTreeMap<u64, Bytes> = BTreeMap::new();
         let mut retries: HashMap<u64, u32> = HashMap::new();
         let mut retx: Vec<u64> = Vec::new();
+        // Segments Nack'd for a reason other than congestion: not asked
+        // again before this instant.
+        let mut not_before: HashMap<u64, Instant> = HashMap::new();
         let mut cwnd = opts.initial_cwnd.max(1.0);
         let mut ssthresh = opts.max_cwnd;
         let mut srtt: Option<Duration> = None;
@@ -1051,7 +1058,11 @@ impl ImageFetcher {
                 ))
                 .with_lifetime_ms(rto(srtt, lifetime));
                 let (digests, len) = (digests.clone(), manifest.segment_len(seg));
+                let pause = not_before.remove(&seg);
                 in_flight.spawn(async move {
+                    if let Some(t) = pause {
+                        tokio::time::sleep_until(t.into()).await;
+                    }
                     let sent = Instant::now();
                     let result = c.express(i).await;
                     // Checked here, in parallel on a multi-threaded runtime.
@@ -1133,7 +1144,11 @@ impl ImageFetcher {
                         });
                     }
                     if !congestion {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Asked again after a pause, without holding up the
+                        // rest of the window (a sleep here once made a repo
+                        // that went away take ~50 s to fail: 50 ms per
+                        // retry of each segment in flight, one at a time).
+                        not_before.insert(seg, now + NACK_RETRY_PAUSE);
                     }
                     stats.retransmissions += 1;
                     retx.push(seg);
