@@ -178,9 +178,9 @@ done
 # path's own cost shows apart from queueing on a busy machine.
 url_of() { # path (direct|ingress|haproxy), query → the page's URL on that path
   case $1 in
-    direct) echo "http://127.0.0.1:$port/index.html$2" ;;
-    ingress) echo "http://$http/bb/index.html$2" ;;
-    haproxy) echo "http://127.0.0.1:$hport/index.html$2" ;;
+    direct) echo "http://127.0.0.1:$port/index.html${2:-}" ;;
+    ingress) echo "http://$http/bb/index.html${2:-}" ;;
+    haproxy) echo "http://127.0.0.1:$hport/index.html${2:-}" ;;
   esac
 }
 declare -A c1
