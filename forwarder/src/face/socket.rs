@@ -49,8 +49,17 @@ macro_rules! tokio_read_half {
 tokio_read_half!(tokio::net::unix::OwnedReadHalf);
 tokio_read_half!(tokio::net::tcp::OwnedReadHalf);
 
-/// A std stream socket [`QuietStream`] can wrap.
-pub trait StdStream: AsRawFd + Send + Sync + Sized + 'static
+mod sealed {
+    /// Only std's own sockets: [`super::register`]'s soundness rests on
+    /// `as_raw_fd` naming one descriptor for the value's whole life.
+    pub trait Sealed {}
+    impl Sealed for std::os::unix::net::UnixStream {}
+    impl Sealed for std::net::TcpStream {}
+}
+
+/// A std stream socket [`QuietStream`] can wrap (sealed: std's Unix and TCP
+/// streams only).
+pub trait StdStream: sealed::Sealed + AsRawFd + Send + Sync + Sized + 'static
 where
     for<'a> &'a Self: Read + Write,
 {
