@@ -12,6 +12,57 @@ pub mod sim;
 pub mod testbed;
 pub mod transfer;
 
+/// The flags of a forwarder embedded in `picasso node` or `picasso
+/// orchestrator` (they override its `[forwarder]` config section).
+#[derive(clap::Args, Debug)]
+pub struct EmbeddedFwdArgs {
+    /// Embedded forwarder: Unix socket ("" disables; default /run/nfd/nfd.sock).
+    #[arg(long)]
+    fwd_unix: Option<String>,
+    /// Embedded forwarder: TCP address ("" disables; default 0.0.0.0:6363).
+    #[arg(long)]
+    fwd_tcp: Option<String>,
+    /// Embedded forwarder: UDP address ("" disables; default 0.0.0.0:6363).
+    #[arg(long)]
+    fwd_udp: Option<String>,
+    /// Embedded forwarder: a neighbour, udp://HOST:PORT (repeatable).
+    #[arg(long = "fwd-neighbor", value_name = "URI")]
+    fwd_neighbors: Vec<String>,
+    /// Most microseconds the embedded forwarder busy-polls for the next packet
+    /// before sleeping (adaptive; 0: never; default 200).
+    #[arg(long, value_name = "US")]
+    fwd_busy_poll_us: Option<u64>,
+    /// Tokio worker threads (0: single-threaded runtime, the default).
+    #[arg(long)]
+    worker_threads: Option<usize>,
+}
+
+impl EmbeddedFwdArgs {
+    /// Applies the flags given to `c`.
+    pub fn apply(self, c: &mut picasso_forwarder::daemon::Config) {
+        if let Some(u) = self.fwd_unix {
+            c.unix = u;
+        }
+        if let Some(t) = self.fwd_tcp {
+            c.tcp = t;
+        }
+        if let Some(u) = self.fwd_udp {
+            c.udp = u;
+        }
+        c.neighbor.extend(
+            self.fwd_neighbors
+                .iter()
+                .map(|n| picasso_forwarder::daemon::Neighbor::new(n)),
+        );
+        if let Some(us) = self.fwd_busy_poll_us {
+            c.busy_poll_us = us;
+        }
+        if let Some(w) = self.worker_threads {
+            c.worker_threads = w;
+        }
+    }
+}
+
 /// A tokio runtime: single-threaded for 0 workers, else multi-threaded.
 pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     let rt = if workers == 0 {

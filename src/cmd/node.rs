@@ -14,7 +14,6 @@ use anyhow::Context;
 use clap::Args;
 use picasso_agent::keys;
 use picasso_agent::node::{Node, NodeConfig};
-use picasso_forwarder::daemon::Neighbor;
 use tokio_util::sync::CancellationToken;
 
 /// Arguments of `picasso node`.
@@ -55,25 +54,8 @@ pub struct NodeArgs {
     /// Address reported as PiIP (detected by default).
     #[arg(long)]
     ip: Option<String>,
-    /// Embedded forwarder: Unix socket ("" disables; default /run/nfd/nfd.sock).
-    #[arg(long)]
-    fwd_unix: Option<String>,
-    /// Embedded forwarder: TCP address ("" disables; default 0.0.0.0:6363).
-    #[arg(long)]
-    fwd_tcp: Option<String>,
-    /// Embedded forwarder: UDP address ("" disables; default 0.0.0.0:6363).
-    #[arg(long)]
-    fwd_udp: Option<String>,
-    /// Embedded forwarder: a neighbour, udp://HOST:PORT (repeatable).
-    #[arg(long = "fwd-neighbor", value_name = "URI")]
-    fwd_neighbors: Vec<String>,
-    /// Most microseconds the embedded forwarder busy-polls for the next packet
-    /// before sleeping (adaptive; 0: never; default 200).
-    #[arg(long, value_name = "US")]
-    fwd_busy_poll_us: Option<u64>,
-    /// Tokio worker threads (0: single-threaded runtime, the default).
-    #[arg(long)]
-    worker_threads: Option<usize>,
+    #[command(flatten)]
+    fwd: super::EmbeddedFwdArgs,
 }
 
 /// Builds the configuration from the file and the flags.
@@ -91,9 +73,6 @@ fn config(args: NodeArgs) -> anyhow::Result<NodeConfig> {
     set(&mut c.http, args.http);
     set(&mut c.metrics, args.metrics);
     set(&mut c.runtime, args.runtime);
-    set(&mut c.forwarder.unix, args.fwd_unix);
-    set(&mut c.forwarder.tcp, args.fwd_tcp);
-    set(&mut c.forwarder.udp, args.fwd_udp);
     if let Some(d) = args.data_dir {
         c.data_dir = d;
     }
@@ -104,15 +83,7 @@ fn config(args: NodeArgs) -> anyhow::Result<NodeConfig> {
     if let Some(ms) = args.monitor_interval_ms {
         c.monitor.interval_ms = ms;
     }
-    c.forwarder
-        .neighbor
-        .extend(args.fwd_neighbors.iter().map(|n| Neighbor::new(n)));
-    if let Some(us) = args.fwd_busy_poll_us {
-        c.forwarder.busy_poll_us = us;
-    }
-    if let Some(w) = args.worker_threads {
-        c.forwarder.worker_threads = w;
-    }
+    args.fwd.apply(&mut c.forwarder);
     anyhow::ensure!(
         !c.id.is_empty(),
         "a node id is needed: --id ID or id in the config"

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use picasso_forwarder::daemon::Neighbor;
 use picasso_orchestrator::client::{escape_segment, ApiClient, Body};
 use picasso_orchestrator::server::{Orchestrator, OrchestratorConfig};
 use serde_json::{json, Value};
@@ -51,25 +50,8 @@ pub struct OrchestratorArgs {
     /// Enroll a node: ID=PUBKEYFILE (its key's .pub file; repeatable).
     #[arg(long, value_name = "ID=PUBKEYFILE")]
     enroll: Vec<String>,
-    /// Embedded forwarder: Unix socket ("" disables; default /run/nfd/nfd.sock).
-    #[arg(long)]
-    fwd_unix: Option<String>,
-    /// Embedded forwarder: TCP address ("" disables; default 0.0.0.0:6363).
-    #[arg(long)]
-    fwd_tcp: Option<String>,
-    /// Embedded forwarder: UDP address ("" disables; default 0.0.0.0:6363).
-    #[arg(long)]
-    fwd_udp: Option<String>,
-    /// Embedded forwarder: a neighbour, udp://HOST:PORT (repeatable).
-    #[arg(long = "fwd-neighbor", value_name = "URI")]
-    fwd_neighbors: Vec<String>,
-    /// Most microseconds the embedded forwarder busy-polls for the next packet
-    /// before sleeping (adaptive; 0: never; default 200).
-    #[arg(long, value_name = "US")]
-    fwd_busy_poll_us: Option<u64>,
-    /// Tokio worker threads (0: single-threaded runtime, the default).
-    #[arg(long)]
-    worker_threads: Option<usize>,
+    #[command(flatten)]
+    fwd: super::EmbeddedFwdArgs,
 }
 
 fn config(args: OrchestratorArgs) -> anyhow::Result<OrchestratorConfig> {
@@ -84,9 +66,6 @@ fn config(args: OrchestratorArgs) -> anyhow::Result<OrchestratorConfig> {
     };
     set(&mut c.id, args.id);
     set(&mut c.api, args.api);
-    set(&mut c.forwarder.unix, args.fwd_unix);
-    set(&mut c.forwarder.tcp, args.fwd_tcp);
-    set(&mut c.forwarder.udp, args.fwd_udp);
     if let Some(d) = args.data_dir {
         c.data_dir = d;
     }
@@ -99,15 +78,7 @@ fn config(args: OrchestratorArgs) -> anyhow::Result<OrchestratorConfig> {
         c.monitor_interval_ms = ms;
     }
     c.enroll.extend(args.enroll);
-    c.forwarder
-        .neighbor
-        .extend(args.fwd_neighbors.iter().map(|n| Neighbor::new(n)));
-    if let Some(us) = args.fwd_busy_poll_us {
-        c.forwarder.busy_poll_us = us;
-    }
-    if let Some(w) = args.worker_threads {
-        c.forwarder.worker_threads = w;
-    }
+    args.fwd.apply(&mut c.forwarder);
     Ok(c)
 }
 
