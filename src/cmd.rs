@@ -63,6 +63,26 @@ impl EmbeddedFwdArgs {
     }
 }
 
+/// Installs SIGTERM and SIGINT handlers at once (a signal that comes right
+/// after "ready" must stop the daemon cleanly) and returns a token cancelled
+/// by the first of them. Call within a runtime, before starting.
+pub fn shutdown_on_signals() -> anyhow::Result<tokio_util::sync::CancellationToken> {
+    use anyhow::Context;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        }
+        token.cancel();
+    });
+    Ok(shutdown)
+}
+
 /// A tokio runtime: single-threaded for 0 workers, else multi-threaded.
 pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     let rt = if workers == 0 {

@@ -6,10 +6,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use picasso_forwarder::daemon::{Config, Daemon, Neighbor};
-use tokio_util::sync::CancellationToken;
 
 /// Arguments of `picasso fwd`.
 #[derive(Args, Debug)]
@@ -102,22 +100,8 @@ pub fn run(args: FwdArgs) -> anyhow::Result<()> {
     let config = config(&args)?;
     let rt = super::runtime(config.worker_threads)?;
     rt.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        // Handlers first: a signal right after "ready" must stop us cleanly.
-        let mut term =
-            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-        let mut int =
-            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        let shutdown = super::shutdown_on_signals()?;
         let daemon = Daemon::start(&config).await?;
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-                _ = int.recv() => tracing::info!("SIGINT: stopping"),
-            }
-            token.cancel();
-        });
         match daemon.node_name() {
             Some(node) => println!("ready {} node={node}", daemon.endpoints()),
             None => println!("ready {}", daemon.endpoints()),

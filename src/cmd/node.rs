@@ -10,11 +10,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use picasso_agent::keys;
 use picasso_agent::node::{Node, NodeConfig};
-use tokio_util::sync::CancellationToken;
 
 /// Arguments of `picasso node`.
 #[derive(Args, Debug)]
@@ -96,22 +94,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let config = config(args)?;
     let rt = super::runtime(config.forwarder.worker_threads)?;
     rt.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        // Handlers first: a signal right after "ready" must stop us cleanly.
-        let mut term =
-            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-        let mut int =
-            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        let shutdown = super::shutdown_on_signals()?;
         let node = Node::start(&config).await?;
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-                _ = int.recv() => tracing::info!("SIGINT: stopping"),
-            }
-            token.cancel();
-        });
         println!(
             "ready node={} {} monitor={} runtime={} key={}",
             node.id(),

@@ -15,7 +15,6 @@ use clap::{Args, Subcommand};
 use picasso_orchestrator::client::{escape_segment, ApiClient, Body};
 use picasso_orchestrator::server::{Orchestrator, OrchestratorConfig};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 /// Arguments of `picasso orchestrator`.
 #[derive(Args, Debug)]
@@ -87,21 +86,8 @@ pub fn run(args: OrchestratorArgs) -> anyhow::Result<()> {
     let config = config(args)?;
     let rt = super::runtime(config.forwarder.worker_threads)?;
     rt.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term =
-            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-        let mut int =
-            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        let shutdown = super::shutdown_on_signals()?;
         let orch = Orchestrator::start(&config).await?;
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-                _ = int.recv() => tracing::info!("SIGINT: stopping"),
-            }
-            token.cancel();
-        });
         println!(
             "ready orchestrator={} {} policy={} key={}",
             orch.id(),
