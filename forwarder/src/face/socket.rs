@@ -151,15 +151,21 @@ where
 {
     async fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
-            // Try first: data is usually there already when a batch of
-            // frames ended mid-frame.
-            match self.fd.get_ref().read(buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                r => return r,
-            }
+            // Readiness is cached between edges: after a read that filled
+            // the buffer this returns at once and the next read goes ahead.
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|fd| fd.get_ref().read(buf)) {
+                Ok(Ok(n)) => {
+                    // A short read drained the socket (as tokio's own
+                    // streams assume): wait for the next edge rather than
+                    // spend a read(2) on EAGAIN. The guard clears only if
+                    // no new readiness arrived since it was taken.
+                    if n > 0 && n < buf.len() {
+                        guard.clear_ready();
+                    }
+                    return Ok(n);
+                }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Ok(r) => return r,
                 Err(_would_block) => continue,
             }
