@@ -1,5 +1,8 @@
 //! `picasso bench ping`: N concurrent consumers, each on its own face,
-//! send sequential Interests `/picasso/ping/<run>/<c>/<seq>` to one producer,
+//! send Interests `/picasso/ping/<run>/<c>/<lane>/<seq>` to one producer,
+//! one at a time per lane: a consumer keeps `window` Interests in flight
+//! (window 1: each waits for its Data before the next, like ndnping; a
+//! larger window is a pipelined consumer such as ndncatchunks),
 //! either through a forwarder (an in-process one listening on a Unix socket
 //! or UDP, or a running one) or directly to the producer's own listener
 //! (`direct`, the same-run baseline with no forwarder in between). The
@@ -47,6 +50,8 @@ pub struct PingConfig {
     pub direct: bool,
     /// Concurrent consumers.
     pub consumers: usize,
+    /// Interests each consumer keeps in flight (at least 1).
+    pub window: usize,
     /// Measured duration (after a short warm-up).
     pub duration: Duration,
     /// Data content size in bytes.
@@ -64,6 +69,7 @@ impl Default for PingConfig {
             fwd: None,
             direct: false,
             consumers: 8,
+            window: 1,
             duration: Duration::from_secs(5),
             payload: 100,
             producer_fwd: None,
@@ -89,6 +95,8 @@ pub struct PingReport {
     pub exchanges: u64,
     /// Consumers.
     pub consumers: usize,
+    /// Interests in flight per consumer.
+    pub window: usize,
     /// `forwarder` or `direct`.
     pub mode: &'static str,
     /// The transport.
@@ -212,10 +220,12 @@ struct ConsumerResult {
     nacks: u64,
 }
 
+/// One lane of a consumer: sequential Interests, each sent when the
+/// previous one is answered.
 async fn consume(
     client: Client,
     run: u32,
-    id: usize,
+    (id, lane): (usize, usize),
     warm_until: Instant,
     stop_at: Instant,
 ) -> ConsumerResult {
@@ -223,7 +233,8 @@ async fn consume(
     // The run id keeps a forwarder's cache from answering a later run.
     let base = ping_prefix()
         .append_str(&format!("{run:08x}"))
-        .append_str(&id.to_string());
+        .append_str(&id.to_string())
+        .append_str(&lane.to_string());
     let mut seq: u64 = 0;
     loop {
         let start = Instant::now();
@@ -330,10 +341,15 @@ pub async fn ping(config: &PingConfig) -> Result<PingReport, BenchError> {
     let warm_until = start + warm;
     let stop_at = warm_until + config.duration;
     let run: u32 = rand::random();
+    let window = config.window.max(1);
     let tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
-        .map(|(id, c)| tokio::spawn(consume(c, run, id, warm_until, stop_at)))
+        .flat_map(|(id, c)| {
+            (0..window).map(move |lane| {
+                tokio::spawn(consume(c.clone(), run, (id, lane), warm_until, stop_at))
+            })
+        })
         .collect();
     let mut all = Vec::new();
     let (mut timeouts, mut nacks) = (0, 0);
@@ -362,6 +378,7 @@ pub async fn ping(config: &PingConfig) -> Result<PingReport, BenchError> {
         nacks,
         exchanges: all.len() as u64,
         consumers: config.consumers.max(1),
+        window,
         mode: if config.direct { "direct" } else { "forwarder" },
         transport: match &config.fwd {
             Some(FaceAddr::Udp(_)) => Transport::Udp,
@@ -396,6 +413,20 @@ mod tests {
                 assert!(r.p50_us > 0 && r.p99_us >= r.p50_us, "{r:?}");
             }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipelined_consumers_keep_their_window_in_flight() {
+        let r = ping(&PingConfig {
+            consumers: 2,
+            window: 4,
+            duration: Duration::from_millis(300),
+            ..PingConfig::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!((r.consumers, r.window), (2, 4));
+        assert!(r.exchanges > 10 && r.timeouts == 0 && r.nacks == 0, "{r:?}");
     }
 
     #[test]

@@ -277,7 +277,14 @@ impl Forwarder {
 
     /// The outbox, appended to in place (for callers that reuse a buffer).
     pub fn drain_outbox_into(&mut self, out: &mut Vec<Outgoing>) {
-        out.append(&mut self.outbox);
+        if out.is_empty() {
+            // Trade buffers instead of copying every packet across (an
+            // `Outgoing` is a few hundred bytes; `append` was 5% of the
+            // forwarder under load). The capacities are reused in turn.
+            std::mem::swap(out, &mut self.outbox);
+        } else {
+            out.append(&mut self.outbox);
+        }
     }
 
     fn is_local(&self, face: FaceId) -> bool {

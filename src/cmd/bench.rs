@@ -295,6 +295,10 @@ pub struct PingArgs {
     /// Concurrent consumers.
     #[arg(long, default_value_t = 8)]
     consumers: usize,
+    /// Interests each consumer keeps in flight (1: the next is sent when
+    /// the previous is answered, like ndnping; more: a pipelined consumer).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    window: u64,
     /// Measured seconds.
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
@@ -464,6 +468,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 fwd,
                 direct: a.direct,
                 consumers: a.consumers,
+                window: a.window as usize,
                 duration: Duration::from_secs_f64(a.duration.clamp(0.1, 3600.0)),
                 payload: a.payload,
                 producer_fwd: match &a.producer_fwd {
@@ -477,8 +482,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "{} over {:?}, {} consumers: {:.0} exchanges/s, p50 {} µs, p99 {} µs, {} timeouts, {} nacks",
-                    r.mode, r.transport, r.consumers, r.exchanges_per_sec, r.p50_us, r.p99_us, r.timeouts, r.nacks
+                    "{} over {:?}, {} consumers × {} in flight: {:.0} exchanges/s, p50 {} µs, p99 {} µs, {} timeouts, {} nacks",
+                    r.mode, r.transport, r.consumers, r.window, r.exchanges_per_sec, r.p50_us, r.p99_us, r.timeouts, r.nacks
                 );
             }
             Ok(())
