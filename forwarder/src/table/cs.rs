@@ -174,8 +174,16 @@ impl ContentStore {
             let Some((tick, key)) = self.lru.pop_front() else {
                 break;
             };
-            if self.entries.get(&key).is_some_and(|e| e.tick == tick) {
-                self.remove_key(&key);
+            // One probe of the map (the oldest entries' memory is cold: a
+            // lookup and then a removal cost two rounds of cache misses).
+            if let std::collections::hash_map::Entry::Occupied(o) = self.entries.entry(key) {
+                if o.get().tick == tick {
+                    let e = o.remove();
+                    if let Some(ord) = &mut self.ordered {
+                        ord.remove(e.data.name().value());
+                    }
+                    self.bytes -= e.size;
+                }
             }
         }
     }
