@@ -88,8 +88,13 @@ type SegmentOutcome = (u64, Instant, bool, Result<Data, ExpressError>, bool);
 
 /// Segments queued between the pipeline and the writer thread.
 const WRITER_QUEUE: usize = 64;
-/// How many segments are written between two progress records.
-const PROGRESS_EVERY: u64 = 256;
+/// How many segments are written between two progress records (16 MB of
+/// 8000-byte segments). The record is a hint for people and tools: a
+/// resumed fetch re-verifies the partial file itself, and the record is
+/// written again whenever a fetch stops, so a rarer record loses nothing.
+/// Every 256 segments it cost ~2% of a 100 MB fetch's CPU (file create,
+/// write, rename).
+const PROGRESS_EVERY: u64 = 2048;
 
 /// `<root>/repo/image/<image>`.
 pub fn image_prefix(root: &Name, image: &str) -> Name {
