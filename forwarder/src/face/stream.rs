@@ -315,6 +315,9 @@ pub async fn spawn_face<S: StreamSocket>(
         let mut link = LinkService::new(None);
         let mut frames = FrameReader::default();
         'conn: loop {
+            // One clock reading per batch read (the link service needs it
+            // only for reassembly timeouts; a vDSO call per frame showed).
+            let now = Instant::now();
             // Deliver every complete frame in the buffer.
             loop {
                 match frames.next_frame() {
@@ -322,7 +325,7 @@ pub async fn spawn_face<S: StreamSocket>(
                         stats
                             .in_bytes
                             .fetch_add(frame.len() as u64, Ordering::Relaxed);
-                        let ev = match link.receive(frame, Instant::now()) {
+                        let ev = match link.receive(frame, now) {
                             Ok(Some(rx)) => Event::Received { face, rx },
                             Ok(None) => continue,
                             Err(e) => {
