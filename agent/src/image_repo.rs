@@ -62,6 +62,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use picasso_forwarder::app::fetch::{fetch, FetchError, FetchOptions};
 use picasso_forwarder::app::{Client, ExpressError, RegisterError};
 use picasso_tlv::data::content_type;
@@ -69,7 +70,6 @@ use picasso_tlv::lp::NackReason;
 use picasso_tlv::{Component, Data, Interest, Name, Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::task::JoinSet;
 
 /// Default segment size: one segment fits an 8800-byte NDN packet.
 pub const SEGMENT_SIZE: usize = 8000;
@@ -1001,7 +1001,10 @@ impl ImageFetcher {
         let mut ssthresh = opts.max_cwnd;
         let mut srtt: Option<Duration> = None;
         let mut last_decrease = Instant::now();
-        let mut in_flight: JoinSet<SegmentOutcome> = JoinSet::new();
+        // Polled by this task (no task per segment: spawning, scheduling
+        // and waking one across worker threads per 8 kB segment cost more
+        // than the segment's own work).
+        let mut in_flight = FuturesUnordered::new();
         let lifetime = opts.lifetime.as_millis() as u64;
         // The segments' digests as bytes, decoded once (check() vouched
         // for the hex): comparing them costs nothing per segment.
@@ -1064,22 +1067,22 @@ impl ImageFetcher {
                 .with_lifetime_ms(rto(srtt, lifetime));
                 let (digests, len) = (digests.clone(), manifest.segment_len(seg));
                 let pause = not_before.remove(&seg);
-                in_flight.spawn(async move {
+                in_flight.push(async move {
                     if let Some(t) = pause {
                         tokio::time::sleep_until(t.into()).await;
                     }
                     let sent = Instant::now();
                     let result = c.express(i).await;
-                    // Checked here, in parallel on a multi-threaded runtime.
                     let matches = result.as_ref().is_ok_and(|d| {
                         let content = d.content();
                         content.len() as u64 == len
                             && Sha256::digest(&content).as_slice() == digests[seg as usize]
                     });
-                    (seg, sent, is_retx, result, matches)
+                    let outcome: SegmentOutcome = (seg, sent, is_retx, result, matches);
+                    outcome
                 });
             }
-            let Some(joined) = in_flight.join_next().await else {
+            let Some(joined) = in_flight.next().await else {
                 // Nothing in flight and nothing to send, yet not done: only
                 // possible if the window is full of undeliverable data.
                 return Err(ImageFetchError::Segment {
@@ -1088,9 +1091,7 @@ impl ImageFetcher {
                     source: ExpressError::Closed,
                 });
             };
-            let Ok((seg, sent, is_retx, result, matches)) = joined else {
-                continue;
-            };
+            let (seg, sent, is_retx, result, matches) = joined;
             let now = Instant::now();
             match result {
                 Ok(d) if d.content_type() == Some(content_type::NACK) => {

@@ -122,6 +122,9 @@ pub struct ImageFetchArgs {
     /// Runs (each under a new version, so no content store helps).
     #[arg(long, default_value_t = 3)]
     runs: u32,
+    /// Tokio worker threads of the publisher and fetcher (0: one thread).
+    #[arg(long, default_value_t = 2)]
+    worker_threads: usize,
 }
 
 /// Arguments of `picasso bench deploy`.
@@ -489,7 +492,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::ImageFetch(a) => {
-            let rt = super::runtime(2)?;
+            let rt = super::runtime(a.worker_threads)?;
             for r in rt.block_on(image_fetch(&a))? {
                 println!("{r}");
             }

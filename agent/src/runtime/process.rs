@@ -719,6 +719,17 @@ mod tests {
         }
         assert!(running(), "the replica runs");
         rt.node_stopping();
+        // The shell is killed and reaped before node_stopping returns; a
+        // child it forked that had not yet exec'd `sleep` still shows the
+        // shell's command line (it failed once so under a loaded CI run)
+        // and is gone once it execs or the cgroup kill reaches it. A
+        // replica that outlived its node would still be there after 2 s.
+        for _ in 0..100 {
+            if !running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert!(!running(), "the replica outlived its node");
         let info = &rt.list(&BTreeMap::new()).await.unwrap()[0];
         assert_ne!(info.state, ContainerState::Running, "{info:?}");
