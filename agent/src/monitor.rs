@@ -636,6 +636,18 @@ mod tests {
         assert_eq!(MonitorReport::from_json(&r.to_json()).unwrap(), r);
     }
 
+    /// A report must parse back to the same numbers: serde_json's default
+    /// float parser can be one ULP off (a CI run failed on mem_percent
+    /// 2.3648267070143802 coming back as 2.36482670701438); the workspace
+    /// enables its `float_roundtrip` feature.
+    #[test]
+    fn floats_survive_a_json_round_trip_exactly() {
+        for x in [2.3648267070143802_f64, 73.63195037841797, 0.1 + 0.2, 1e-300] {
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x}");
+        }
+    }
+
     #[test]
     fn packets_segment_and_answer() {
         let key = KeyPair::generate();
