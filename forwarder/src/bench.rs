@@ -260,6 +260,25 @@ async fn consume(
     r
 }
 
+/// Starts `window` lanes per consumer, all on that consumer's face.
+fn spawn_lanes(
+    clients: Vec<Client>,
+    window: usize,
+    run: u32,
+    warm_until: Instant,
+    stop_at: Instant,
+) -> Vec<tokio::task::JoinHandle<ConsumerResult>> {
+    clients
+        .into_iter()
+        .enumerate()
+        .flat_map(|(id, c)| {
+            (0..window).map(move |lane| {
+                tokio::spawn(consume(c.clone(), run, (id, lane), warm_until, stop_at))
+            })
+        })
+        .collect()
+}
+
 fn percentile(sorted: &[u32], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -342,15 +361,7 @@ pub async fn ping(config: &PingConfig) -> Result<PingReport, BenchError> {
     let stop_at = warm_until + config.duration;
     let run: u32 = rand::random();
     let window = config.window.max(1);
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .flat_map(|(id, c)| {
-            (0..window).map(move |lane| {
-                tokio::spawn(consume(c.clone(), run, (id, lane), warm_until, stop_at))
-            })
-        })
-        .collect();
+    let tasks = spawn_lanes(clients, window, run, warm_until, stop_at);
     let mut all = Vec::new();
     let (mut timeouts, mut nacks) = (0, 0);
     for t in tasks {
@@ -415,8 +426,47 @@ mod tests {
         }
     }
 
+    /// Exchanges one consumer with `window` lanes completes in 400 ms
+    /// against a producer that takes 40 ms per answer.
+    async fn exchanges_against_a_slow_producer(window: usize) -> usize {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let producer = Client::from_stream(crate::face::socket::QuietStream::unix(a).unwrap());
+        producer.set_handler(ping_prefix(), |i: Interest| async move {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            let mut d = Data::new(i.name().clone()).with_content(Bytes::from_static(b"x"));
+            d.sign(&Signer::DigestSha256);
+            Some(d)
+        });
+        let consumer = Client::from_stream(crate::face::socket::QuietStream::unix(b).unwrap());
+        let start = Instant::now();
+        let lanes = spawn_lanes(
+            vec![consumer],
+            window,
+            1,
+            start,
+            start + Duration::from_millis(400),
+        );
+        let mut done = 0;
+        for l in lanes {
+            let r = l.await.unwrap();
+            assert_eq!((r.timeouts, r.nacks), (0, 0));
+            done += r.latencies_us.len();
+        }
+        done
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pipelined_consumers_keep_their_window_in_flight() {
+        // One at a time: at most 400 / 40 answers (plus the one in flight
+        // at the stop). Four lanes on the same face wait side by side.
+        let sequential = exchanges_against_a_slow_producer(1).await;
+        let pipelined = exchanges_against_a_slow_producer(4).await;
+        assert!(sequential <= 11, "{sequential}");
+        assert!(
+            pipelined >= 2 * sequential && pipelined > 20,
+            "{pipelined} vs {sequential}"
+        );
+        // And through ping: every lane of every consumer is answered.
         let r = ping(&PingConfig {
             consumers: 2,
             window: 4,
@@ -425,7 +475,6 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!((r.consumers, r.window), (2, 4));
         assert!(r.exchanges > 10 && r.timeouts == 0 && r.nacks == 0, "{r:?}");
     }
 

@@ -179,10 +179,7 @@ impl ContentStore {
             if let std::collections::hash_map::Entry::Occupied(o) = self.entries.entry(key) {
                 if o.get().tick == tick {
                     let e = o.remove();
-                    if let Some(ord) = &mut self.ordered {
-                        ord.remove(e.data.name().value());
-                    }
-                    self.bytes -= e.size;
+                    self.unindex(&e);
                 }
             }
         }
@@ -205,11 +202,16 @@ impl ContentStore {
 
     fn remove_key(&mut self, key: &Bytes) {
         if let Some(e) = self.entries.remove(key) {
-            if let Some(o) = &mut self.ordered {
-                o.remove(e.data.name().value());
-            }
-            self.bytes -= e.size;
+            self.unindex(&e);
         }
+    }
+
+    /// Forgets an entry taken out of `entries`: its name order and bytes.
+    fn unindex(&mut self, e: &CsEntry) {
+        if let Some(o) = &mut self.ordered {
+            o.remove(e.data.name().value());
+        }
+        self.bytes -= e.size;
     }
 
     fn matches(e: &CsEntry, interest: &Interest, now: Instant) -> bool {
