@@ -9,10 +9,14 @@
 #      - through HAProxy (Debian) in front of the same container (baseline)
 #      p50/p99 latency (ab's percentiles, ms) and success rate.
 #      Targets: ingress p50 ≤ 1.5× direct, ≤ 1.2× HAProxy.
-#   2. A 100 MB image fetched by name (publisher and fetcher on two Unix
-#      faces of the node's forwarder, sha256 per segment, written to disk)
-#      vs. curl of the same file from nginx on loopback (written to disk).
-#      Target: ≥ 80% of curl's throughput.
+#   2. A 100 MB image fetched by name, as a node fetches one: the fetcher on
+#      an in-process face of an embedded forwarder (the node's own code), the
+#      repo's publisher in another process on a Unix face of it; every
+#      segment checked against the manifest, written to disk. Beside it, the
+#      same with publisher and fetcher both on Unix faces of the running
+#      node's forwarder (three processes). Baseline: curl of the same file
+#      from nginx on loopback (written to disk). Target: ≥ 80% of curl's
+#      throughput.
 #   3. Deploy time per image: with the fetch (image removed from the
 #      engine first) and without (image already in the engine).
 #   4. Resident memory of an idle `picasso node`. Target: ≤ 20 MB.
@@ -226,14 +230,16 @@ EOF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 sleep 1
-curl_mb=""; ndn_mb=""
+curl_mb=""; ndn_mb=""; ndn3_mb=""
 for run in $(seq 1 "$RUNS"); do
   t=$(curl -s -o "$work/fetch/curl.out" -w '%{time_total}' "http://127.0.0.1:$nport/image.tar")
   cmp -s "$work/fetch/curl.out" "$work/www/image.tar" || die "curl fetched a different file: $(head -c 300 "$work/fetch/curl.out")"
   rm -f "$work/fetch/curl.out"
   curl_mb+="$(awk -v t="$t" 'BEGIN {printf "%.1f", 100 / t}');"
-  r=$("$bin" bench image-fetch --fwd "unix:$sock" --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
+  r=$("$bin" bench image-fetch --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
   ndn_mb+="$(jq -r '.mbPerSec | . * 10 | round / 10' <<<"$r");"
+  r=$("$bin" bench image-fetch --fwd "unix:$sock" --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
+  ndn3_mb+="$(jq -r '.mbPerSec | . * 10 | round / 10' <<<"$r");"
 done
 
 # --- report ------------------------------------------------------------------
@@ -241,7 +247,7 @@ python3 - "$RUNS" "$rss_idle" "$rss_loaded" "${ab_res[direct]}" "${ab_res[ingres
   "$curl_mb" "$ndn_mb" "${deploy_fetch[busybox-httpd]}" "${deploy_engine[busybox-httpd]}" \
   "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" \
   "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" \
-  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" <<'EOF'
+  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" "$ndn3_mb" <<'EOF'
 import sys, statistics as st
 runs, rss_idle, rss_loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(s): return [r.split() for r in s.strip(";").split(";") if r]
@@ -280,7 +286,8 @@ for base, target in [("direct", 1.5), ("haproxy", 1.2)]:
 curl = [float(x) for x in sys.argv[7].strip(";").split(";")]
 ndn = [float(x) for x in sys.argv[8].strip(";").split(";")]
 print(f"\n== 100 MB: by name over NDN vs curl from nginx (loopback), MB/s ==")
-print(f"curl/nginx {rng(curl)}   NDN image fetch {rng(ndn)}")
+ndn3 = [float(x) for x in sys.argv[20].strip(";").split(";")]
+print(f"curl/nginx {rng(curl)}   NDN image fetch as a node {rng(ndn)}   (both ends on faces of the node's forwarder: {rng(ndn3)})")
 ratios = [n / c for n, c in zip(ndn, curl)]
 print(f"NDN / curl (same run): {rng(ratios, '{:.2f}')}  target ≥ 0.80: {'met' if st.median(ratios) >= 0.8 else 'MISSED'}")
 print(f"\n== deploy time per image, ms (node's totalMs), median [min–max] ==")

@@ -200,3 +200,57 @@ fn ndn_through_a_forwarder_that_has_no_route() -> anyhow::Result<()> {
     assert_eq!(r["p50Ms"], serde_json::Value::Null);
     Ok(())
 }
+
+/// `bench image-fetch` both ways: as a node (an embedded forwarder, the
+/// publisher in a child process) and through a running forwarder. Every
+/// run fetches the whole file; the scratch space is gone afterwards.
+#[test]
+fn image_fetch_as_a_node_and_through_a_running_forwarder() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("image.tar");
+    let size = 300_001usize;
+    std::fs::write(
+        &file,
+        (0..size).map(|i| (i % 253) as u8).collect::<Vec<u8>>(),
+    )?;
+    let out = dir.path().join("out");
+    let fwd = Fwd::start(dir.path(), "f", &[])?;
+    let face = fwd.unix_face();
+    let file_arg = file.display().to_string();
+    let out_arg = out.display().to_string();
+    let base = [
+        "bench",
+        "image-fetch",
+        "--file",
+        &file_arg,
+        "--dir",
+        &out_arg,
+        "--runs",
+        "2",
+    ];
+    for (extra, fetcher) in [
+        (vec![], "in-process face of an embedded forwarder"),
+        (vec!["--fwd", face.as_str()], "unix face"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let text = String::from_utf8(run(&args, T)?)?;
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for (run, r) in lines.iter().enumerate() {
+            assert_eq!(r["run"], run, "{r}");
+            assert_eq!(r["bytes"], size, "{r}");
+            assert!(r["mbPerSec"].as_f64().unwrap() > 0.0, "{r}");
+            assert_eq!(r["fetcher"], fetcher, "{r}");
+        }
+        assert_eq!(
+            std::fs::read_dir(&out)?.count(),
+            0,
+            "scratch space left behind"
+        );
+    }
+    Ok(())
+}

@@ -1,8 +1,10 @@
 //! `picasso bench …`: benchmarks. `ping` measures Interest/Data exchanges
 //! through a forwarder against the same-run direct baseline; the work is in
-//! `picasso_forwarder::bench`. `image-fetch` and `deploy` play the
-//! orchestrator's repo (and, for `deploy`, the orchestrator) against a
-//! running `picasso node`; `scripts/bench-agent.sh` sets them side by side
+//! `picasso_forwarder::bench`. `image-fetch` fetches a file published as
+//! an image as a node does (fetcher in-process with an embedded forwarder,
+//! the repo's publisher in a child process, `image-serve`); `deploy` plays
+//! the orchestrator and its repo against a running `picasso node`;
+//! `scripts/bench-agent.sh` sets them side by side
 //! with their baselines (curl from nginx, a deploy of an image the engine
 //! already has). `http` and `ndn` are the ab-like load generator
 //! (`picasso_agent::loadgen`): c users, n requests, against a URL or a
@@ -20,7 +22,9 @@ use picasso_agent::keys;
 use picasso_agent::loadgen::{self, HttpConfig, Load, LoadgenError, NdnConfig, Progress, Report};
 use picasso_forwarder::app::{Client, FaceAddr};
 use picasso_forwarder::bench::{ping, PingConfig, Transport};
-use picasso_tlv::{Name, Signer};
+use picasso_forwarder::daemon::{self, Daemon};
+use picasso_forwarder::face::in_process;
+use picasso_tlv::Name;
 use serde_json::{json, Value};
 
 /// Subcommands of `picasso bench`.
@@ -29,9 +33,16 @@ pub enum BenchCommand {
     /// N concurrent consumers against one producer, through a forwarder
     /// (or --direct, with none in between).
     Ping(PingArgs),
-    /// Publishes a file as an image and fetches it by name through a
-    /// running forwarder (two Unix faces), as a node fetches an image.
+    /// Fetches a file published as an image by name, as a node fetches an
+    /// image: by default the fetcher runs in this process on an in-process
+    /// face of an embedded forwarder (the node's own), and the publisher in
+    /// a child process (the repo) on a Unix face of it. With --fwd, both are
+    /// faces of a running forwarder instead.
     ImageFetch(ImageFetchArgs),
+    /// The repo side of `image-fetch`: publishes a file as an image on a
+    /// forwarder and serves it until standard input closes.
+    #[command(hide = true)]
+    ImageServe(ImageServeArgs),
     /// Publishes an image archive and sends a node a signed deploy (then,
     /// unless --keep, a remove), as the orchestrator would; prints the
     /// node's reply.
@@ -110,9 +121,12 @@ pub struct NdnArgs {
 /// Arguments of `picasso bench image-fetch`.
 #[derive(Args, Debug)]
 pub struct ImageFetchArgs {
-    /// The forwarder (unix:PATH): the publisher and the fetcher each get a face.
+    /// A running forwarder (unix:PATH): the publisher and the fetcher each
+    /// get a face of it, both in this process. Without it, the fetcher is
+    /// on an in-process face of a forwarder embedded here (as in `picasso
+    /// node`) and the publisher in another process.
     #[arg(long)]
-    fwd: String,
+    fwd: Option<String>,
     /// The file to publish.
     #[arg(long)]
     file: PathBuf,
@@ -122,9 +136,27 @@ pub struct ImageFetchArgs {
     /// Runs (each under a new version, so no content store helps).
     #[arg(long, default_value_t = 3)]
     runs: u32,
-    /// Tokio worker threads of the publisher and fetcher (0: one thread).
-    #[arg(long, default_value_t = 2)]
-    worker_threads: usize,
+    /// Tokio worker threads of this process (0: one thread; default: 0 as
+    /// `picasso node` without --fwd, else 2).
+    #[arg(long)]
+    worker_threads: Option<usize>,
+}
+
+/// Arguments of `picasso bench image-serve`.
+#[derive(Args, Debug)]
+pub struct ImageServeArgs {
+    /// The forwarder to publish on (unix:PATH).
+    #[arg(long)]
+    fwd: String,
+    /// The file to publish.
+    #[arg(long)]
+    file: PathBuf,
+    /// The image name.
+    #[arg(long)]
+    image: String,
+    /// The key pair file that signs the manifest.
+    #[arg(long)]
+    key: PathBuf,
 }
 
 /// Arguments of `picasso bench deploy`.
@@ -173,26 +205,66 @@ async fn connect(fwd: &str) -> anyhow::Result<Client> {
         .with_context(|| format!("cannot connect to the forwarder at {addr}"))
 }
 
-/// Publishes `args.file` under a new version per run and fetches it back.
+/// Publishes `args.file` under a new image name per run and fetches it
+/// back (see [`BenchCommand::ImageFetch`] for where each end runs).
 async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
     let root = Name::from_uri("/picasso")?;
-    let key = Signer::ed25519_generate(Name::from_uri("/picasso/bench/KEY")?);
+    let work = args
+        .dir
+        .join(format!("bench-{}-{}", std::process::id(), unix_ms()));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let cleanup = RemoveOnDrop(work.clone());
+    let key_file = work.join("repo.key");
+    let pair = keys::generate_key_files(&key_file, true)?;
+    let key = pair.signer(Name::from_uri("/picasso/bench/KEY")?);
+    // The node's side: its embedded forwarder, with the repo's socket.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (fwd, embedded) = match &args.fwd {
+        Some(f) => (f.clone(), None),
+        None => {
+            let sock = work.join("fwd.sock");
+            let config = daemon::Config {
+                unix: sock.display().to_string(),
+                tcp: String::new(),
+                udp: String::new(),
+                ..daemon::Config::default()
+            };
+            let d = Daemon::start(&config).await?;
+            let handle = d.handle().clone();
+            let run = tokio::spawn(d.run(cancel.child_token()));
+            (format!("unix:{}", sock.display()), Some((handle, run)))
+        }
+    };
     let mut results = Vec::new();
     for run in 0..args.runs {
-        let producer = connect(&args.fwd).await?;
-        let consumer = connect(&args.fwd).await?;
         let image = format!("bench-{}-{run}", unix_ms());
-        let publisher = Arc::new(ImagePublisher::from_file(
-            &root,
-            &image,
-            None,
-            &args.file,
-            unix_ms(),
-            SEGMENT_SIZE,
-            &key,
-        )?);
-        publisher.serve(&producer).await?;
-        let dir = args.dir.join(&image);
+        let consumer = match &embedded {
+            Some((handle, _)) => in_process::connect(handle)
+                .await
+                .map(Client::from_app_face)
+                .map_err(|_| anyhow::anyhow!("the embedded forwarder stopped"))?,
+            None => connect(&fwd).await?,
+        };
+        // The repo: another process, or (with --fwd) this one.
+        let mut child = None;
+        let mut _publisher_face = None;
+        if embedded.is_some() {
+            child = Some(spawn_image_serve(&fwd, &args.file, &image, &key_file).await?);
+        } else {
+            let producer = connect(&fwd).await?;
+            let publisher = Arc::new(ImagePublisher::from_file(
+                &root,
+                &image,
+                None,
+                &args.file,
+                unix_ms(),
+                SEGMENT_SIZE,
+                &key,
+            )?);
+            publisher.serve(&producer).await?;
+            _publisher_face = Some(producer);
+        }
+        let dir = work.join(&image);
         let fetcher = ImageFetcher::new(
             consumer,
             root.clone(),
@@ -209,10 +281,89 @@ async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
             "mbPerSec": bytes as f64 / 1e6 / wall,
             "retransmissions": got.stats.retransmissions,
             "decreases": got.stats.decreases,
+            "fetcher": if embedded.is_some() { "in-process face of an embedded forwarder" } else { "unix face" },
+            "publisher": if embedded.is_some() { "another process, unix face" } else { "unix face, this process" },
         }));
         let _ = std::fs::remove_dir_all(&dir);
+        if let Some(mut c) = child {
+            let _ = c.kill().await;
+        }
     }
+    cancel.cancel();
+    if let Some((_, run)) = embedded {
+        let _ = run.await;
+    }
+    drop(cleanup);
     Ok(results)
+}
+
+/// Removes a directory when dropped (the bench's scratch space).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts `picasso bench image-serve` and waits until it serves.
+async fn spawn_image_serve(
+    fwd: &str,
+    file: &std::path::Path,
+    image: &str,
+    key: &std::path::Path,
+) -> anyhow::Result<tokio::process::Child> {
+    use tokio::io::AsyncBufReadExt;
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["bench", "image-serve", "--fwd", fwd, "--image", image])
+        .arg("--file")
+        .arg(file)
+        .arg("--key")
+        .arg(key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the publisher process")?;
+    let out = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    let ready = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::io::BufReader::new(out).read_line(&mut line),
+    )
+    .await;
+    match ready {
+        Ok(Ok(_)) if line.trim() == "ready" => Ok(child),
+        _ => {
+            let _ = child.kill().await;
+            anyhow::bail!("the publisher process did not start (it said {line:?})")
+        }
+    }
+}
+
+/// `picasso bench image-serve`: publishes, says `ready`, serves until
+/// standard input closes.
+async fn image_serve(args: &ImageServeArgs) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let root = Name::from_uri("/picasso")?;
+    let pair = keys::load_key_pair(&args.key)?;
+    let key = pair.signer(Name::from_uri("/picasso/bench/KEY")?);
+    let producer = connect(&args.fwd).await?;
+    let publisher = Arc::new(ImagePublisher::from_file(
+        &root,
+        &args.image,
+        None,
+        &args.file,
+        unix_ms(),
+        SEGMENT_SIZE,
+        &key,
+    )?);
+    publisher.serve(&producer).await?;
+    println!("ready");
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    Ok(())
 }
 
 /// Publishes the archive, deploys, and (unless --keep) removes.
@@ -492,11 +643,18 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::ImageFetch(a) => {
-            let rt = super::runtime(a.worker_threads)?;
+            let threads = a
+                .worker_threads
+                .unwrap_or(if a.fwd.is_some() { 2 } else { 0 });
+            let rt = super::runtime(threads)?;
             for r in rt.block_on(image_fetch(&a))? {
                 println!("{r}");
             }
             Ok(())
+        }
+        BenchCommand::ImageServe(a) => {
+            let rt = super::runtime(0)?;
+            rt.block_on(image_serve(&a))
         }
         BenchCommand::Deploy(a) => {
             let rt = super::runtime(2)?;
