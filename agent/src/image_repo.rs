@@ -12,7 +12,7 @@
 //! <root>/repo/image/<image>/v=<ver>/seg=<n>           segment n of the archive (DigestSha256)
 //! ```
 //!
-//! The manifest lists every segment's sha256, so it outgrows one packet
+//! The manifest lists a 32-byte checkpoint per segment, so it outgrows one packet
 //! (8800 octets) beyond about 100 segments: it is fetched like any
 //! segmented object, a CanBePrefix Interest for `…/manifest` answered with
 //! segment 0 (FinalBlockId = last segment), then the rest. An Interest for
@@ -25,8 +25,17 @@
 //! ```text
 //! { "name": "busybox-httpd", "version": 1700000000000, "size": 1234567,
 //!   "sha256": "<hex of the whole archive>", "segmentSize": 8000, "segments": 155,
-//!   "segmentSha256": ["<hex of segment 0>", …], "tag": "picasso/busybox-httpd:1" }
+//!   "segmentChain": ["<SHA-256 chaining value after segment 0>", …, "<… after segment 153>"],
+//!   "tag": "picasso/busybox-httpd:1" }
 //! ```
+//!
+//! `segmentChain` holds the SHA-256 chaining value of the whole archive
+//! after every segment but the last (see [`chain`]; `segmentSize` is a
+//! multiple of SHA-256's 64-byte block). Segment n is checked on its own by
+//! hashing it from checkpoint n-1 (SHA-256's initial value for segment 0)
+//! and comparing with checkpoint n; the last segment, hashed from the last
+//! checkpoint and padded, must give the archive's `sha256`. So checking
+//! every segment checks the whole archive too, hashing each byte once.
 //!
 //! A publisher serves one version. An Interest for a segment (or manifest
 //! segment) of another version of the same image is answered with an
@@ -38,18 +47,20 @@
 //! 0 to a CanBePrefix Interest) and carries on, instead of timing out.
 //!
 //! `tag` (optional) is the engine reference the archive loads as. Segments
-//! need no signature of their own: the signed manifest carries each one's
-//! sha256, so a segment is checked as soon as it arrives, from the
-//! repository or from any cache on the way.
+//! need no signature of their own: the signed manifest carries the
+//! checkpoints around each one, so a segment from the repository or from
+//! any cache on the way is checked before it is kept.
 //!
 //! The fetcher writes into `<dir>/<file>.tar.partial`, in order, beside a
 //! progress record `<file>.tar.partial.json` naming the manifest it
 //! belongs to. A fetch that stops (timeout, bad segment, cancelled future,
 //! crashed process) leaves both; the next fetch of the same manifest
 //! re-verifies the partial file segment by segment against the manifest,
-//! keeps the verified prefix and fetches the rest. On completion the whole
-//! archive's sha256 is checked and the file renamed atomically to
-//! `<file>.tar`; a whole-archive mismatch deletes the partial file.
+//! keeps the verified prefix and fetches the rest. The last segment's check
+//! is the whole archive's sha256; once it passes, the file is renamed
+//! atomically to `<file>.tar`. The file is not fsync'ed: a complete archive
+//! found on disk is verified again before it is reused, so one that a crash
+//! left incomplete is fetched again rather than trusted.
 //!
 //! This module does not load images into an engine ([`crate::exec`] does)
 //! nor decide which images a repo offers (the orchestrator does).
@@ -69,7 +80,8 @@ use picasso_tlv::data::content_type;
 use picasso_tlv::lp::NackReason;
 use picasso_tlv::{Component, Data, Interest, Name, Signer, Verifier};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+pub mod chain;
 
 /// Default segment size: one segment fits an 8800-byte NDN packet.
 pub const SEGMENT_SIZE: usize = 8000;
@@ -83,8 +95,8 @@ pub const MANIFEST_SEGMENT_SIZE: usize = 6000;
 /// FreshnessPeriod of segments (immutable, so caches may keep them).
 pub const SEGMENT_FRESHNESS_MS: u64 = 3_600_000;
 /// What one segment Interest came to: (segment, sent at, retransmission?,
-/// result, content matches the manifest?).
-type SegmentOutcome = (u64, Instant, bool, Result<Data, ExpressError>, bool);
+/// result).
+type SegmentOutcome = (u64, Instant, bool, Result<Data, ExpressError>);
 
 /// Segments queued between the pipeline and the writer thread.
 const WRITER_QUEUE: usize = 64;
@@ -128,21 +140,24 @@ pub struct ImageManifest {
     pub size: u64,
     /// sha256 of the whole archive, lower-case hex.
     pub sha256: String,
-    /// Bytes per segment (the last may be shorter).
+    /// Bytes per segment (the last may be shorter), a multiple of 64.
     #[serde(rename = "segmentSize")]
     pub segment_size: u64,
     /// Number of segments.
     pub segments: u64,
-    /// sha256 of each segment, lower-case hex.
-    #[serde(rename = "segmentSha256")]
-    pub segment_sha256: Vec<String>,
+    /// The archive's SHA-256 chaining value after each segment but the
+    /// last, lower-case hex (module docs, [`chain`]).
+    #[serde(rename = "segmentChain")]
+    pub segment_chain: Vec<String>,
     /// The engine reference the archive loads as, e.g. `picasso/busybox-httpd:1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
 }
 
 impl ImageManifest {
-    /// Describes the archive at `path` (reads it once).
+    /// Describes the archive at `path` (reads it once). `segment_size` is
+    /// rounded down to whole SHA-256 blocks (64 bytes), within 64 bytes and
+    /// [`MAX_SEGMENT_SIZE`].
     pub fn of_file(
         name: &str,
         tag: Option<&str>,
@@ -150,32 +165,40 @@ impl ImageManifest {
         path: &Path,
         segment_size: usize,
     ) -> std::io::Result<Self> {
-        let segment_size = segment_size.clamp(1, MAX_SEGMENT_SIZE as usize);
+        let block = chain::BLOCK;
+        let segment_size = segment_size.clamp(block, MAX_SEGMENT_SIZE as usize) / block * block;
         let mut file = std::fs::File::open(path)?;
-        let mut whole = Sha256::new();
-        let mut segment_sha256 = Vec::new();
-        let mut buf = vec![0u8; segment_size];
+        let mut hasher = chain::ChainHasher::new();
+        let mut segment_chain = Vec::new();
+        let (mut this, mut next) = (vec![0u8; segment_size], vec![0u8; segment_size]);
+        let mut n = read_full(&mut file, &mut this)?;
         let mut size = 0u64;
-        loop {
-            let n = read_full(&mut file, &mut buf)?;
-            if n == 0 && !segment_sha256.is_empty() {
-                break;
-            }
-            whole.update(&buf[..n]);
-            segment_sha256.push(hex::encode(Sha256::digest(&buf[..n])));
+        let sha256 = loop {
             size += n as u64;
-            if n < segment_size {
-                break;
+            // A full segment is the last one only if nothing follows it.
+            let following = if n == segment_size {
+                read_full(&mut file, &mut next)?
+            } else {
+                0
+            };
+            if following == 0 {
+                break hasher.finish(&this[..n]);
             }
-        }
+            // Invariant: a full segment is whole blocks (segment_size is).
+            let whole = hasher.absorb_blocks(&this);
+            debug_assert!(whole);
+            segment_chain.push(hex::encode(hasher.state()));
+            std::mem::swap(&mut this, &mut next);
+            n = following;
+        };
         Ok(Self {
             name: name.to_owned(),
             version,
             size,
-            sha256: hex::encode(whole.finalize()),
+            sha256: hex::encode(sha256),
             segment_size: segment_size as u64,
-            segments: segment_sha256.len() as u64,
-            segment_sha256,
+            segments: segment_chain.len() as u64 + 1,
+            segment_chain,
             tag: tag.map(str::to_owned),
         })
     }
@@ -185,6 +208,13 @@ impl ImageManifest {
         if self.segment_size == 0 || self.segment_size > MAX_SEGMENT_SIZE {
             return Err(format!("segmentSize {} is out of range", self.segment_size));
         }
+        if !self.segment_size.is_multiple_of(chain::BLOCK as u64) {
+            return Err(format!(
+                "segmentSize {} is not a multiple of {} (a SHA-256 block)",
+                self.segment_size,
+                chain::BLOCK
+            ));
+        }
         let want = self.size.div_ceil(self.segment_size).max(1);
         if self.segments != want {
             return Err(format!(
@@ -192,18 +222,40 @@ impl ImageManifest {
                 self.segments, self.size, self.segment_size
             ));
         }
-        if self.segment_sha256.len() as u64 != self.segments {
+        if self.segment_chain.len() as u64 + 1 != self.segments {
             return Err(format!(
-                "segmentSha256 has {} entries for {} segments",
-                self.segment_sha256.len(),
+                "segmentChain has {} entries for {} segments (one per segment but the last)",
+                self.segment_chain.len(),
                 self.segments
             ));
         }
         let is_digest = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_digest(&self.sha256) || !self.segment_sha256.iter().all(|s| is_digest(s)) {
-            return Err("a sha256 is not 64 hex digits".to_owned());
+        if !is_digest(&self.sha256) {
+            return Err("sha256 is not 64 hex digits".to_owned());
+        }
+        if let Some(i) = self.segment_chain.iter().position(|s| !is_digest(s)) {
+            return Err(format!("segmentChain[{i}] is not 64 hex digits"));
         }
         Ok(())
+    }
+
+    /// The checkpoints and the archive's digest as bytes, for
+    /// [`chain::segment_matches`]; `None` if one is not 64 hex digits
+    /// ([`Self::check`] says which).
+    pub fn checkpoints(&self) -> Option<Checkpoints> {
+        let decode = |h: &str| {
+            let mut d = [0u8; 32];
+            hex::decode_to_slice(h, &mut d).ok().map(|()| d)
+        };
+        Some(Checkpoints {
+            chain: self
+                .segment_chain
+                .iter()
+                .map(|h| decode(h))
+                .collect::<Option<Vec<_>>>()?,
+            sha256: decode(&self.sha256)?,
+            segment_size: self.segment_size,
+        })
     }
 
     /// Length of segment `n`.
@@ -230,6 +282,40 @@ impl ImageManifest {
             self.version,
             &self.sha256[..16.min(self.sha256.len())]
         )
+    }
+}
+
+/// A manifest's checkpoints, decoded: what checks each segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoints {
+    /// The chaining value after each segment but the last.
+    pub chain: Vec<[u8; 32]>,
+    /// The whole archive's SHA-256.
+    pub sha256: [u8; 32],
+    /// Bytes per segment.
+    pub segment_size: u64,
+}
+
+impl Checkpoints {
+    /// Whether `data` is segment `n`.
+    pub fn matches(&self, n: u64, data: &[u8]) -> bool {
+        chain::segment_matches(&self.chain, &self.sha256, self.segment_size, n, data)
+    }
+
+    /// Segments in all.
+    pub fn segments(&self) -> u64 {
+        self.chain.len() as u64 + 1
+    }
+
+    /// The whole archive's SHA-256 if `data` were its last segment.
+    pub fn last_digest(&self, data: &[u8]) -> Option<[u8; 32]> {
+        let h = match self.chain.last() {
+            None => chain::ChainHasher::new(),
+            Some(state) => {
+                chain::ChainHasher::resume(state, self.chain.len() as u64 * self.segment_size)?
+            }
+        };
+        Some(h.finish(data))
     }
 }
 
@@ -527,13 +613,15 @@ pub enum ImageFetchError {
         /// The version the repo serves now, when it said.
         current: Option<u64>,
     },
-    /// A segment's content does not match the manifest's sha256.
-    #[error("segment {segment} does not match its sha256 in the manifest")]
+    /// A segment's content does not match the manifest's checkpoints.
+    #[error("segment {segment} does not match the manifest's sha256 checkpoints")]
     SegmentDigest {
         /// The segment number.
         segment: u64,
     },
-    /// The whole archive does not match the manifest's sha256.
+    /// The whole archive does not match the manifest's sha256: every
+    /// segment but the last matched its checkpoints, and the last, hashed
+    /// on from them, gives another digest.
     #[error("archive sha256 {found} does not match the manifest's {expected}")]
     WholeDigest {
         /// The manifest's sha256.
@@ -835,6 +923,14 @@ impl ImageFetcher {
                 limit: self.options.max_size,
             });
         }
+        let bad = |reason: String| ImageFetchError::BadManifest {
+            name: manifest_name(&self.root, &manifest.name),
+            reason,
+        };
+        manifest.check().map_err(bad)?;
+        let checkpoints = manifest
+            .checkpoints()
+            .ok_or_else(|| bad("its checkpoints do not decode".to_owned()))?;
         std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let (done, partial, progress_path) = self.paths(manifest);
         let mut stats = ImageFetchStats::default();
@@ -842,15 +938,15 @@ impl ImageFetcher {
         // A complete archive from an earlier fetch.
         if done.exists() {
             let (path, m) = (done.clone(), manifest.clone());
-            let ok = tokio::task::spawn_blocking(move || verify_prefix(&path, &m, false))
+            let verified = tokio::task::spawn_blocking(move || verify_prefix(&path, &m, false))
                 .await
                 .map_err(|e| ImageFetchError::Io {
                     path: done.clone(),
                     source: std::io::Error::other(e),
                 })?
                 .map_err(io_err(&done))?;
-            if ok.0 == manifest.segments && hex::encode(ok.1.clone().finalize()) == manifest.sha256
-            {
+            // The last segment's check is the whole archive's sha256.
+            if verified == manifest.segments {
                 stats.reused = true;
                 stats.seconds = started.elapsed().as_secs_f64();
                 return Ok(FetchedImage {
@@ -888,7 +984,7 @@ impl ImageFetcher {
                     ..p
                 } == record
             });
-        let (verified, hasher) = if same_manifest && partial.exists() {
+        let verified = if same_manifest && partial.exists() {
             let (path, m) = (partial.clone(), manifest.clone());
             tokio::task::spawn_blocking(move || verify_prefix(&path, &m, true))
                 .await
@@ -900,7 +996,7 @@ impl ImageFetcher {
         } else {
             let _ = std::fs::remove_file(&partial);
             std::fs::File::create(&partial).map_err(io_err(&partial))?;
-            (0, Sha256::new())
+            0
         };
         stats.resumed_from = verified;
         if verified > 0 {
@@ -922,7 +1018,7 @@ impl ImageFetcher {
                 verified_segments: verified,
                 ..record
             },
-            hasher,
+            checkpoints,
             buffered: Vec::with_capacity(1 << 20),
             next: verified,
             since_record: 0,
@@ -933,7 +1029,7 @@ impl ImageFetcher {
             .map_err(io_err(&partial))?;
         writer.record_progress()?;
 
-        // The writer (whole-archive sha256, file writes, progress records)
+        // The writer (each segment's check, file writes, progress records)
         // runs on a blocking thread of its own, fed in order by the
         // pipeline: hashing and disk I/O stay off the network path.
         let (to_writer, mut from_pipeline) = tokio::sync::mpsc::channel::<Bytes>(WRITER_QUEUE);
@@ -958,14 +1054,12 @@ impl ImageFetcher {
         let flushed = writer.flush().and_then(|()| writer.record_progress());
         result?;
         flushed?;
-        writer.file.sync_all().map_err(io_err(&partial))?;
-        let found = hex::encode(writer.hasher.clone().finalize());
-        if found != manifest.sha256 {
-            let _ = std::fs::remove_file(&partial);
-            let _ = std::fs::remove_file(&progress_path);
-            return Err(ImageFetchError::WholeDigest {
-                expected: manifest.sha256.clone(),
-                found,
+        if writer.next != manifest.segments {
+            // The pipeline hands every segment over before it returns Ok.
+            return Err(ImageFetchError::Segment {
+                segment: writer.next,
+                retries: 0,
+                source: ExpressError::Closed,
             });
         }
         std::fs::rename(&partial, &done).map_err(io_err(&done))?;
@@ -1006,22 +1100,6 @@ impl ImageFetcher {
         // than the segment's own work).
         let mut in_flight = FuturesUnordered::new();
         let lifetime = opts.lifetime.as_millis() as u64;
-        // The segments' digests as bytes, decoded once (check() vouched
-        // for the hex): comparing them costs nothing per segment.
-        let digests: Arc<Vec<[u8; 32]>> = Arc::new(
-            manifest
-                .segment_sha256
-                .iter()
-                .map(|h| {
-                    let mut d = [0u8; 32];
-                    // A digest that does not decode matches no segment.
-                    if hex::decode_to_slice(h, &mut d).is_err() {
-                        d = [0xff; 32];
-                    }
-                    d
-                })
-                .collect(),
-        );
         loop {
             while let Some(b) = received.remove(&next_write) {
                 if writer.send(b).await.is_err() {
@@ -1065,7 +1143,6 @@ impl ImageFetcher {
                     seg,
                 ))
                 .with_lifetime_ms(rto(srtt, lifetime));
-                let (digests, len) = (digests.clone(), manifest.segment_len(seg));
                 let pause = not_before.remove(&seg);
                 in_flight.push(async move {
                     if let Some(t) = pause {
@@ -1073,12 +1150,7 @@ impl ImageFetcher {
                     }
                     let sent = Instant::now();
                     let result = c.express(i).await;
-                    let matches = result.as_ref().is_ok_and(|d| {
-                        let content = d.content();
-                        content.len() as u64 == len
-                            && Sha256::digest(&content).as_slice() == digests[seg as usize]
-                    });
-                    let outcome: SegmentOutcome = (seg, sent, is_retx, result, matches);
+                    let outcome: SegmentOutcome = (seg, sent, is_retx, result);
                     outcome
                 });
             }
@@ -1091,7 +1163,7 @@ impl ImageFetcher {
                     source: ExpressError::Closed,
                 });
             };
-            let (seg, sent, is_retx, result, matches) = joined;
+            let (seg, sent, is_retx, result) = joined;
             let now = Instant::now();
             match result {
                 Ok(d) if d.content_type() == Some(content_type::NACK) => {
@@ -1106,11 +1178,8 @@ impl ImageFetcher {
                     });
                 }
                 Ok(d) => {
+                    // Checked against the manifest by the writer, in order.
                     let content = d.content();
-                    if !matches {
-                        tracing::warn!(image = %manifest.name, seg, "segment does not match the manifest");
-                        return Err(ImageFetchError::SegmentDigest { segment: seg });
-                    }
                     if !is_retx {
                         let r = now - sent;
                         srtt = Some(srtt.map_or(r, |s| (s * 7 + r) / 8));
@@ -1203,7 +1272,8 @@ struct PartialWriter {
     path: PathBuf,
     progress_path: PathBuf,
     record: Progress,
-    hasher: Sha256,
+    /// What each segment is checked against before it is written.
+    checkpoints: Checkpoints,
     buffered: Vec<u8>,
     /// The next segment to write.
     next: u64,
@@ -1211,9 +1281,23 @@ struct PartialWriter {
 }
 
 impl PartialWriter {
-    /// Appends one verified segment.
+    /// Checks the next segment against the manifest and appends it; a
+    /// segment that does not match is refused and not written.
     fn write(&mut self, segment: &[u8]) -> Result<(), ImageFetchError> {
-        self.hasher.update(segment);
+        let c = &self.checkpoints;
+        if !c.matches(self.next, segment) {
+            tracing::warn!(file = %self.path.display(), segment = self.next, "segment does not match the manifest");
+            let last = self.next + 1 == c.segments();
+            return Err(match c.last_digest(segment) {
+                // The last segment, of the right length: the whole archive
+                // (verified prefix and this) hashes to something else.
+                Some(found) if last => ImageFetchError::WholeDigest {
+                    expected: hex::encode(c.sha256),
+                    found: hex::encode(found),
+                },
+                _ => ImageFetchError::SegmentDigest { segment: self.next },
+            });
+        }
         self.buffered.extend_from_slice(segment);
         self.next += 1;
         self.since_record += 1;
@@ -1250,29 +1334,27 @@ impl PartialWriter {
 }
 
 /// Verifies `path` segment by segment against `manifest` from the start;
-/// returns how many segments verified and the hash of that prefix. With
-/// `truncate`, cuts the file after the verified prefix.
-fn verify_prefix(
-    path: &Path,
-    manifest: &ImageManifest,
-    truncate: bool,
-) -> std::io::Result<(u64, Sha256)> {
+/// returns how many segments verified (all of them: the whole archive
+/// matches its sha256). With `truncate`, cuts the file after the verified
+/// prefix.
+fn verify_prefix(path: &Path, manifest: &ImageManifest, truncate: bool) -> std::io::Result<u64> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(truncate)
         .open(path)?;
-    let mut hasher = Sha256::new();
+    // A manifest whose checkpoints do not decode verifies nothing.
+    let checkpoints = manifest.checkpoints();
     let mut buf = vec![0u8; manifest.segment_size as usize];
     let mut verified = 0u64;
-    while verified < manifest.segments {
+    while let Some(c) = checkpoints
+        .as_ref()
+        .filter(|_| verified < manifest.segments)
+    {
         let want = manifest.segment_len(verified) as usize;
         let n = read_full(&mut file, &mut buf[..want])?;
-        if n != want
-            || hex::encode(Sha256::digest(&buf[..n])) != manifest.segment_sha256[verified as usize]
-        {
+        if n != want || !c.matches(verified, &buf[..n]) {
             break;
         }
-        hasher.update(&buf[..n]);
         verified += 1;
     }
     if truncate {
@@ -1280,7 +1362,7 @@ fn verify_prefix(
     } else if file.metadata()?.len() != manifest.size {
         verified = 0;
     }
-    Ok((verified, hasher))
+    Ok(verified)
 }
 
 #[cfg(test)]
@@ -1288,6 +1370,7 @@ mod tests {
     use super::*;
     use picasso_forwarder::face::in_process;
     use picasso_forwarder::runtime::{self, ForwarderHandle};
+    use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     struct Dir(PathBuf);
@@ -1387,10 +1470,43 @@ mod tests {
             "/picasso/repo/image/busybox-httpd/manifest"
         );
         let dir = temp_dir("manifest");
-        let m = ImageManifest::of_file("x", None, 1, &archive(&dir.0, 20_001), 10_000).unwrap();
-        assert_eq!((m.size, m.segments, m.segment_sha256.len()), (20_001, 3, 3));
-        assert_eq!(m.segment_len(2), 1);
+        let path = archive(&dir.0, 20_001);
+        let m = ImageManifest::of_file("x", None, 1, &path, 10_000).unwrap();
+        // 10,000 rounds down to whole SHA-256 blocks: 156 × 64 = 9,984.
+        assert_eq!(m.segment_size, 9_984);
+        assert_eq!((m.size, m.segments, m.segment_chain.len()), (20_001, 3, 2));
+        assert_eq!(m.segment_len(2), 33);
         m.check().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(m.sha256, hex::encode(Sha256::digest(&bytes)));
+        let c = m.checkpoints().unwrap();
+        for (n, seg) in bytes.chunks(9_984).enumerate() {
+            assert!(c.matches(n as u64, seg), "segment {n}");
+        }
+        assert!(
+            !c.matches(1, &bytes[..9_984]),
+            "segment 0 in segment 1's place"
+        );
+        // A file that is a whole number of segments has no empty tail segment.
+        let exact = ImageManifest::of_file("x", None, 1, &archive(&dir.0, 2 * 64), 64).unwrap();
+        assert_eq!((exact.segments, exact.segment_chain.len()), (2, 1));
+        exact.check().unwrap();
+        let unaligned = ImageManifest {
+            segment_size: 10_000,
+            ..m.clone()
+        };
+        assert!(unaligned.check().unwrap_err().contains("multiple of 64"));
+        let short = ImageManifest {
+            segment_chain: vec![m.segment_chain[0].clone()],
+            ..m.clone()
+        };
+        assert!(short
+            .check()
+            .unwrap_err()
+            .contains("segmentChain has 1 entries"));
+        let mut not_hex = m.clone();
+        not_hex.segment_chain[1] = "zz".repeat(32);
+        assert!(not_hex.check().unwrap_err().contains("segmentChain[1]"));
         let json = serde_json::to_value(&m).unwrap();
         for k in [
             "name",
@@ -1399,7 +1515,7 @@ mod tests {
             "sha256",
             "segmentSize",
             "segments",
-            "segmentSha256",
+            "segmentChain",
         ] {
             assert!(json.get(k).is_some(), "{k} missing from {json}");
         }
@@ -1409,8 +1525,10 @@ mod tests {
         };
         assert!(bad.check().unwrap_err().contains("segments 2"));
         let empty = ImageManifest::of_file("e", None, 1, &archive(&dir.0, 0), 10).unwrap();
-        assert_eq!(empty.segments, 1);
+        assert_eq!((empty.segments, empty.segment_size), (1, 64));
         empty.check().unwrap();
+        assert_eq!(empty.sha256, hex::encode(Sha256::digest(b"")));
+        assert!(empty.checkpoints().unwrap().matches(0, b""));
     }
 
     #[tokio::test]
@@ -1695,6 +1813,51 @@ mod tests {
         let (done, partial, _) = f.paths(p.manifest());
         assert!(!done.exists());
         assert!(std::fs::metadata(&partial).unwrap().len() <= 5 * 8000);
+    }
+
+    #[tokio::test]
+    async fn a_bad_last_segment_fails_the_whole_archive_digest_and_keeps_the_prefix() {
+        let (producer, consumer, _h) = clients().await;
+        let dir = temp_dir("badlast");
+        let key = Signer::ed25519_generate(Name::from_uri("/k").unwrap());
+        let path = archive(&dir.0, 100_000);
+        let p = Arc::new(
+            ImagePublisher::from_file(&root(), "img", None, &path, 1, 8000, &key).unwrap(),
+        );
+        assert_eq!(p.manifest().segments, 13);
+        let pp = p.clone();
+        producer
+            .register(p.prefix().clone(), move |i: Interest| {
+                let mut d = pp.answer(&i);
+                if i.name().last().and_then(|c| c.as_segment()) == Some(12) {
+                    // The right length (4,000 bytes), other bytes.
+                    let mut forged = Data::new(i.name().clone()).with_content(vec![7u8; 4000]);
+                    forged.sign(&Signer::DigestSha256);
+                    d = Some(forged);
+                }
+                async move { d }
+            })
+            .await
+            .unwrap();
+        let f = ImageFetcher::new(
+            consumer,
+            root(),
+            key.verifier(),
+            dir.0.join("store"),
+            quick(),
+        );
+        let e = f.fetch("img").await.unwrap_err();
+        let ImageFetchError::WholeDigest { expected, found } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(*expected, p.manifest().sha256);
+        let mut forged = std::fs::read(&path).unwrap();
+        forged[96_000..].fill(7);
+        assert_eq!(*found, hex::encode(Sha256::digest(&forged)));
+        let (done, partial, _) = f.paths(p.manifest());
+        assert!(!done.exists());
+        // The twelve segments before it matched their checkpoints: kept.
+        assert_eq!(std::fs::metadata(&partial).unwrap().len(), 12 * 8000);
     }
 
     #[tokio::test]
