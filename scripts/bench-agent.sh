@@ -230,14 +230,21 @@ EOF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 sleep 1
-curl_mb=""; ndn_mb=""; ndn3_mb=""
+nginx_worker=$(pgrep -P "${pids[-1]}" | head -1 || true)
+cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+curl_mb=""; ndn_mb=""; ndn3_mb=""; curl_cpu=""; ndn_cpu=""
 for run in $(seq 1 "$RUNS"); do
-  t=$(curl -s -o "$work/fetch/curl.out" -w '%{time_total}' "http://127.0.0.1:$nport/image.tar")
+  n0=$(cpu_of "$nginx_worker")
+  ct=$( { TIMEFORMAT='%U %S'; time curl -s -o "$work/fetch/curl.out" -w '%{time_total}' "http://127.0.0.1:$nport/image.tar" >"$work/fetch/curl.t"; } 2>&1 )
+  n1=$(cpu_of "$nginx_worker")
+  t=$(cat "$work/fetch/curl.t")
+  curl_cpu+="$(awk -v c="$ct" -v n0="$n0" -v n1="$n1" 'BEGIN {split(c, x, " "); printf "%.2f %.2f", x[1] + x[2], n1 - n0}');"
   cmp -s "$work/fetch/curl.out" "$work/www/image.tar" || die "curl fetched a different file: $(head -c 300 "$work/fetch/curl.out")"
   rm -f "$work/fetch/curl.out"
   curl_mb+="$(awk -v t="$t" 'BEGIN {printf "%.1f", 100 / t}');"
   r=$("$bin" bench image-fetch --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
   ndn_mb+="$(jq -r '.mbPerSec | . * 10 | round / 10' <<<"$r");"
+  ndn_cpu+="$(jq -r '.cpuSeconds | "\(.fetcherProcess) \(.repoProcess) \(.verify) \(.write)"' <<<"$r");"
   r=$("$bin" bench image-fetch --fwd "unix:$sock" --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
   ndn3_mb+="$(jq -r '.mbPerSec | . * 10 | round / 10' <<<"$r");"
 done
@@ -247,7 +254,7 @@ python3 - "$RUNS" "$rss_idle" "$rss_loaded" "${ab_res[direct]}" "${ab_res[ingres
   "$curl_mb" "$ndn_mb" "${deploy_fetch[busybox-httpd]}" "${deploy_engine[busybox-httpd]}" \
   "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" \
   "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" \
-  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" "$ndn3_mb" <<'EOF'
+  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" "$ndn3_mb" "$curl_cpu" "$ndn_cpu" <<'EOF'
 import sys, statistics as st
 runs, rss_idle, rss_loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(s): return [r.split() for r in s.strip(";").split(";") if r]
@@ -290,6 +297,14 @@ ndn3 = [float(x) for x in sys.argv[20].strip(";").split(";")]
 print(f"curl/nginx {rng(curl)}   NDN image fetch as a node {rng(ndn)}   (both ends on faces of the node's forwarder: {rng(ndn3)})")
 ratios = [n / c for n, c in zip(ndn, curl)]
 print(f"NDN / curl (same run): {rng(ratios, '{:.2f}')}  target ≥ 0.80: {'met' if st.median(ratios) >= 0.8 else 'MISSED'}")
+cc = [[float(v) for v in r] for r in rows(sys.argv[21])]
+nc = [[float(v) for v in r] for r in rows(sys.argv[22])]
+print("CPU per 100 MB, core-seconds (user + system, 10 ms ticks):")
+print(f"  curl {rng([c[0] for c in cc], '{:.2f}')} + nginx {rng([c[1] for c in cc], '{:.2f}')}")
+print(f"  NDN: node (forwarder, pipeline, checks, file) {rng([n[0] for n in nc], '{:.2f}')} + repo {rng([n[1] for n in nc], '{:.2f}')};"
+      f" of the node's, checking segments (SHA-256, one pass) {rng([n[2] for n in nc], '{:.3f}')} s and writing the file {rng([n[3] for n in nc], '{:.3f}')} s")
+best = [200 / max(n[0] + n[1], 1e-9) for n in nc]
+print(f"  at that CPU cost two cores fetch at most {rng(best, '{:.0f}')} MB/s, spread perfectly; 0.8 × curl is {rng([0.8 * c for c in curl], '{:.0f}')} MB/s")
 print(f"\n== deploy time per image, ms (node's totalMs), median [min–max] ==")
 for name, fetch, engine in [("busybox-httpd", sys.argv[9], sys.argv[10]), ("nginx", sys.argv[11], sys.argv[12])]:
     f = rows(fetch); e = [float(x[0]) for x in rows(engine)]

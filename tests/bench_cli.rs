@@ -232,6 +232,7 @@ fn image_fetch_as_a_node_and_through_a_running_forwarder() -> anyhow::Result<()>
         (vec![], "in-process face of an embedded forwarder"),
         (vec!["--fwd", face.as_str()], "unix face"),
     ] {
+        let extra_is_empty = extra.is_empty();
         let mut args = base.to_vec();
         args.extend(extra);
         let text = String::from_utf8(run(&args, T)?)?;
@@ -245,6 +246,12 @@ fn image_fetch_as_a_node_and_through_a_running_forwarder() -> anyhow::Result<()>
             assert_eq!(r["bytes"], size, "{r}");
             assert!(r["mbPerSec"].as_f64().unwrap() > 0.0, "{r}");
             assert_eq!(r["fetcher"], fetcher, "{r}");
+            // CPU figures: this process always; the repo's when it is a
+            // process of its own.
+            let cpu = &r["cpuSeconds"];
+            assert!(cpu["fetcherProcess"].as_f64().unwrap() >= 0.0, "{r}");
+            assert_eq!(cpu["repoProcess"].is_number(), extra_is_empty, "{r}");
+            assert!(cpu["verify"].as_f64().unwrap() > 0.0, "{r}");
         }
         assert_eq!(
             std::fs::read_dir(&out)?.count(),

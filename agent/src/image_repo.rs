@@ -693,6 +693,13 @@ pub struct ImageFetchStats {
     pub reused: bool,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Time the writer spent checking segments against the manifest's
+    /// checkpoints (SHA-256), seconds.
+    #[serde(rename = "verifySeconds")]
+    pub verify_seconds: f64,
+    /// Time the writer spent writing the file, seconds.
+    #[serde(rename = "writeSeconds")]
+    pub write_seconds: f64,
 }
 
 impl ImageFetchStats {
@@ -1023,6 +1030,8 @@ impl ImageFetcher {
             },
             checkpoints,
             buffered: Vec::with_capacity(1 << 20),
+            verifying: Duration::ZERO,
+            writing: Duration::ZERO,
             next: verified,
             since_record: 0,
         };
@@ -1057,6 +1066,8 @@ impl ImageFetcher {
         let result = written.and(fetched);
         // Whatever happened, what was written is verified: record it.
         let flushed = writer.flush().and_then(|()| writer.record_progress());
+        stats.verify_seconds = writer.verifying.as_secs_f64();
+        stats.write_seconds = writer.writing.as_secs_f64();
         result?;
         flushed?;
         if writer.next != manifest.segments {
@@ -1339,6 +1350,9 @@ struct PartialWriter {
     /// What each segment is checked against before it is written.
     checkpoints: Checkpoints,
     buffered: Vec<u8>,
+    /// Time spent checking segments, and writing them.
+    verifying: Duration,
+    writing: Duration,
     /// The next segment to write.
     next: u64,
     since_record: u64,
@@ -1349,7 +1363,10 @@ impl PartialWriter {
     /// segment that does not match is refused and not written.
     fn write(&mut self, segment: &[u8]) -> Result<(), ImageFetchError> {
         let c = &self.checkpoints;
-        if !c.matches(self.next, segment) {
+        let t = Instant::now();
+        let matches = c.matches(self.next, segment);
+        self.verifying += t.elapsed();
+        if !matches {
             tracing::warn!(file = %self.path.display(), segment = self.next, "segment does not match the manifest");
             let last = self.next + 1 == c.segments();
             return Err(match c.last_digest(segment) {
@@ -1377,9 +1394,10 @@ impl PartialWriter {
 
     fn flush(&mut self) -> Result<(), ImageFetchError> {
         if !self.buffered.is_empty() {
-            self.file
-                .write_all(&self.buffered)
-                .map_err(io_err(&self.path))?;
+            let t = Instant::now();
+            let written = self.file.write_all(&self.buffered);
+            self.writing += t.elapsed();
+            written.map_err(io_err(&self.path))?;
             self.buffered.clear();
         }
         Ok(())

@@ -272,15 +272,31 @@ async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
             dir.clone(),
             ImageFetchOptions::default(),
         );
+        let repo_pid = child.as_ref().and_then(|c| c.id()).map(|p| p.to_string());
+        let cpu_before = (
+            cpu_seconds("self"),
+            repo_pid.as_deref().and_then(cpu_seconds),
+        );
         let t = Instant::now();
         let got = fetcher.fetch(&image).await?;
         let wall = t.elapsed().as_secs_f64();
+        let cpu_after = (
+            cpu_seconds("self"),
+            repo_pid.as_deref().and_then(cpu_seconds),
+        );
+        let spent = |a: Option<f64>, b: Option<f64>| Some(((b? - a?) * 100.0).round() / 100.0);
         let bytes = got.stats.bytes_fetched;
         results.push(json!({
             "run": run, "bytes": bytes, "seconds": wall,
             "mbPerSec": bytes as f64 / 1e6 / wall,
             "retransmissions": got.stats.retransmissions,
             "decreases": got.stats.decreases,
+            "cpuSeconds": {
+                "fetcherProcess": spent(cpu_before.0, cpu_after.0),
+                "repoProcess": spent(cpu_before.1, cpu_after.1),
+                "verify": got.stats.verify_seconds,
+                "write": got.stats.write_seconds,
+            },
             "fetcher": if embedded.is_some() { "in-process face of an embedded forwarder" } else { "unix face" },
             "publisher": if embedded.is_some() { "another process, unix face" } else { "unix face, this process" },
         }));
@@ -295,6 +311,23 @@ async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
     }
     drop(cleanup);
     Ok(results)
+}
+
+/// CPU time (user + system) of process `pid` (or `self`) so far, seconds,
+/// from `/proc/<pid>/stat` (clock ticks of USER_HZ, 100 on Linux: 10 ms
+/// resolution).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count
+    // from after its closing one, which starts field 3.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Removes a directory when dropped (the bench's scratch space).
