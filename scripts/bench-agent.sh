@@ -232,7 +232,7 @@ pids+=($!)
 sleep 1
 nginx_worker=$(pgrep -P "${pids[-1]}" | head -1 || true)
 cpu_of() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-curl_mb=""; ndn_mb=""; ndn3_mb=""; curl_cpu=""; ndn_cpu=""
+curl_mb=""; ndn_mb=""; ndn3_mb=""; curl_cpu=""; ndn_cpu=""; ceiling=""
 for run in $(seq 1 "$RUNS"); do
   n0=$(cpu_of "$nginx_worker")
   ct=$( { TIMEFORMAT='%U %S'; time curl -s -o "$work/fetch/curl.out" -w '%{time_total}' "http://127.0.0.1:$nport/image.tar" >"$work/fetch/curl.t"; } 2>&1 )
@@ -247,6 +247,12 @@ for run in $(seq 1 "$RUNS"); do
   ndn_cpu+="$(jq -r '.cpuSeconds | "\(.fetcherProcess) \(.repoProcess) \(.verify) \(.write)"' <<<"$r");"
   r=$("$bin" bench image-fetch --fwd "unix:$sock" --file "$work/www/image.tar" --dir "$work/fetch" --runs 1)
   ndn3_mb+="$(jq -r '.mbPerSec | . * 10 | round / 10' <<<"$r");"
+  # What NDN alone moves here: segment-sized Data through the node's
+  # forwarder, no checks, no disk; and the same with no forwarder.
+  ping=(bench ping --consumers 4 --window 16 --payload 8000 --duration 2 --json)
+  p=$("$bin" "${ping[@]}" --fwd "unix:$sock")
+  d=$("$bin" "${ping[@]}" --direct)
+  ceiling+="$(jq -r '.exchangesPerSec * 8000 / 1e6' <<<"$p") $(jq -r '.exchangesPerSec * 8000 / 1e6' <<<"$d");"
 done
 
 # --- report ------------------------------------------------------------------
@@ -254,7 +260,7 @@ python3 - "$RUNS" "$rss_idle" "$rss_loaded" "${ab_res[direct]}" "${ab_res[ingres
   "$curl_mb" "$ndn_mb" "${deploy_fetch[busybox-httpd]}" "${deploy_engine[busybox-httpd]}" \
   "${deploy_fetch[nginx]}" "${deploy_engine[nginx]}" "$deploy_failures" \
   "${c1[direct]}" "${c1[ingress]}" "${c1[haproxy]}" \
-  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" "$ndn3_mb" "$curl_cpu" "$ndn_cpu" <<'EOF'
+  "${numbered[direct]}" "${numbered[ingress]}" "${numbered[haproxy]}" "$ndn3_mb" "$curl_cpu" "$ndn_cpu" "$ceiling" <<'EOF'
 import sys, statistics as st
 runs, rss_idle, rss_loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def rows(s): return [r.split() for r in s.strip(";").split(";") if r]
@@ -305,6 +311,10 @@ print(f"  NDN: node (forwarder, pipeline, checks, file) {rng([n[0] for n in nc],
       f" of the node's, checking segments (SHA-256, one pass) {rng([n[2] for n in nc], '{:.3f}')} s and writing the file {rng([n[3] for n in nc], '{:.3f}')} s")
 best = [200 / max(n[0] + n[1], 1e-9) for n in nc]
 print(f"  at that CPU cost two cores fetch at most {rng(best, '{:.0f}')} MB/s, spread perfectly; 0.8 × curl is {rng([0.8 * c for c in curl], '{:.0f}')} MB/s")
+ce = [[float(v) for v in r] for r in rows(sys.argv[23])]
+print(f"NDN alone, same run (bench ping, 4 consumers × 16 in flight, 8000-byte Data, no checks, no disk):"
+      f" through the node's forwarder {rng([c[0] for c in ce], '{:.0f}')} MB/s, with no forwarder {rng([c[1] for c in ce], '{:.0f}')} MB/s;"
+      f" the fetch reaches {rng([n / c[0] for n, c in zip(ndn, ce)], '{:.2f}')} of the first")
 print(f"\n== deploy time per image, ms (node's totalMs), median [min–max] ==")
 for name, fetch, engine in [("busybox-httpd", sys.argv[9], sys.argv[10]), ("nginx", sys.argv[11], sys.argv[12])]:
     f = rows(fetch); e = [float(x[0]) for x in rows(engine)]

@@ -232,7 +232,6 @@ impl ImageManifest {
                 self.segments
             ));
         }
-        let is_digest = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !is_digest(&self.sha256) {
             return Err("sha256 is not 64 hex digits".to_owned());
         }
@@ -286,6 +285,16 @@ impl ImageManifest {
             &self.sha256[..16.min(self.sha256.len())]
         )
     }
+}
+
+/// Whether `s` is 64 hex digits. Folded without an early exit so that it
+/// compiles to vector instructions: a 100 MB image's manifest has 12,500
+/// of these, and the byte-at-a-time check took ~3 ms per manifest.
+fn is_digest(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_digit() | matches!(b | 0x20, b'a'..=b'f'))
+        })
 }
 
 /// A manifest's checkpoints, decoded: what checks each segment.
@@ -1589,6 +1598,19 @@ mod tests {
         let mut not_hex = m.clone();
         not_hex.segment_chain[1] = "zz".repeat(32);
         assert!(not_hex.check().unwrap_err().contains("segmentChain[1]"));
+        for (s, ok) in [
+            ("0123456789abcdefABCDEF".repeat(3)[..64].to_owned(), true),
+            ("0".repeat(63), false),
+            ("0".repeat(65), false),
+            (format!("{}g", "0".repeat(63)), false),
+            (format!("{}/", "0".repeat(63)), false),
+            (format!("{}:", "0".repeat(63)), false),
+            (format!("{}`", "0".repeat(63)), false),
+            (format!("{}@", "0".repeat(63)), false),
+            (format!("{}G", "0".repeat(63)), false),
+        ] {
+            assert_eq!(is_digest(&s), ok, "{s:?}");
+        }
         let json = serde_json::to_value(&m).unwrap();
         for k in [
             "name",
