@@ -1881,6 +1881,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dropped_fetch_stops_asking() {
+        let (producer, consumer, _h) = clients().await;
+        let dir = temp_dir("dropped");
+        let key = Signer::ed25519_generate(Name::from_uri("/k").unwrap());
+        let path = archive(&dir.0, 400_000);
+        let p = Arc::new(
+            ImagePublisher::from_file(&root(), "img", None, &path, 1, 8000, &key).unwrap(),
+        );
+        // The manifest is answered, segments never: the fetch retries
+        // until it is dropped.
+        let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (pp, a) = (p.clone(), asked.clone());
+        producer
+            .register(p.prefix().clone(), move |i: Interest| {
+                let is_segment = i.name().last().is_some_and(|c| c.as_segment().is_some())
+                    && !i.name().to_uri().contains("/manifest");
+                let d = if is_segment {
+                    a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    None
+                } else {
+                    pp.answer(&i)
+                };
+                async move { d }
+            })
+            .await
+            .unwrap();
+        let f = ImageFetcher::new(
+            consumer,
+            root(),
+            key.verifier(),
+            dir.0.join("store"),
+            ImageFetchOptions {
+                lifetime: Duration::from_millis(100),
+                max_retries: 100_000,
+                ..ImageFetchOptions::default()
+            },
+        );
+        let cut = tokio::time::timeout(Duration::from_millis(600), f.fetch("img")).await;
+        assert!(
+            cut.is_err(),
+            "the fetch was to be dropped, not end: {cut:?}"
+        );
+        let count = || asked.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(count() > 0);
+        // Interests already on their way arrive; then nothing more.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let settled = count();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(count(), settled, "the dropped fetch still sends Interests");
+    }
+
+    #[tokio::test]
     async fn a_bad_segment_is_refused_and_not_kept() {
         let (producer, consumer, _h) = clients().await;
         let dir = temp_dir("bad");
