@@ -250,9 +250,13 @@ for run in $(seq 1 "$RUNS"); do
   # What NDN alone moves here: segment-sized Data through the node's
   # forwarder, no checks, no disk; and the same with no forwarder.
   ping=(bench ping --consumers 4 --window 16 --payload 8000 --duration 2 --json)
+  c0=$(cpu_of "$NODE_PID")
   p=$("$bin" "${ping[@]}" --fwd "unix:$sock")
+  c1=$(cpu_of "$NODE_PID")
   d=$("$bin" "${ping[@]}" --direct)
-  ceiling+="$(jq -r '.exchangesPerSec * 8000 / 1e6' <<<"$p") $(jq -r '.exchangesPerSec * 8000 / 1e6' <<<"$d");"
+  # The node's CPU per exchange (its forwarder's, and the little else it does).
+  us=$(jq -r --arg c "$(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}')" '($c | tonumber) * 1e6 / .exchanges' <<<"$p")
+  ceiling+="$(jq -r '.exchangesPerSec * 8000 / 1e6' <<<"$p") $(jq -r '.exchangesPerSec * 8000 / 1e6' <<<"$d") $us;"
 done
 
 # --- report ------------------------------------------------------------------
@@ -315,6 +319,8 @@ ce = [[float(v) for v in r] for r in rows(sys.argv[23])]
 print(f"NDN alone, same run (bench ping, 4 consumers × 16 in flight, 8000-byte Data, no checks, no disk):"
       f" through the node's forwarder {rng([c[0] for c in ce], '{:.0f}')} MB/s, with no forwarder {rng([c[1] for c in ce], '{:.0f}')} MB/s;"
       f" the fetch reaches {rng([n / c[0] for n, c in zip(ndn, ce)], '{:.2f}')} of the first")
+print(f"  the node's CPU per 8000-byte exchange: {rng([c[2] for c in ce], '{:.1f}')} µs; a forwarder with a core of its own, and"
+      f" producer and consumer costing nothing, would move at most {rng([8000 / c[2] for c in ce], '{:.0f}')} MB/s")
 print(f"\n== deploy time per image, ms (node's totalMs), median [min–max] ==")
 for name, fetch, engine in [("busybox-httpd", sys.argv[9], sys.argv[10]), ("nginx", sys.argv[11], sys.argv[12])]:
     f = rows(fetch); e = [float(x[0]) for x in rows(engine)]
