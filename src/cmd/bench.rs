@@ -222,7 +222,13 @@ async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
     let (fwd, embedded) = match &args.fwd {
         Some(f) => (f.clone(), None),
         None => {
-            let sock = work.join("fwd.sock");
+            // In the temporary directory, not under --dir: a Unix socket's
+            // path must stay under 108 bytes, whatever --dir is.
+            let sock = std::env::temp_dir().join(format!(
+                "picasso-fetch-{}-{}.sock",
+                std::process::id(),
+                unix_ms()
+            ));
             let config = daemon::Config {
                 unix: sock.display().to_string(),
                 tcp: String::new(),
