@@ -1932,23 +1932,37 @@ mod tests {
         assert_eq!(count(), settled, "the dropped fetch still sends Interests");
     }
 
-    #[tokio::test]
-    async fn a_bad_segment_is_refused_and_not_kept() {
+    /// Fetches a 100,000-byte image (13 segments of 8000 bytes) whose
+    /// segment `forged` is served with `content` instead; returns what the
+    /// fetch came to, with the publisher, the fetcher and the archive path
+    /// (the directory lives as long as the returned `Dir`).
+    async fn fetch_with_forged_segment(
+        tag: &str,
+        forged: u64,
+        content: Vec<u8>,
+    ) -> (
+        Result<FetchedImage, ImageFetchError>,
+        Arc<ImagePublisher>,
+        ImageFetcher,
+        PathBuf,
+        Dir,
+    ) {
         let (producer, consumer, _h) = clients().await;
-        let dir = temp_dir("bad");
+        let dir = temp_dir(tag);
         let key = Signer::ed25519_generate(Name::from_uri("/k").unwrap());
         let path = archive(&dir.0, 100_000);
         let p = Arc::new(
             ImagePublisher::from_file(&root(), "img", None, &path, 1, 8000, &key).unwrap(),
         );
+        assert_eq!(p.manifest().segments, 13);
         let pp = p.clone();
         producer
             .register(p.prefix().clone(), move |i: Interest| {
                 let mut d = pp.answer(&i);
-                if i.name().last().and_then(|c| c.as_segment()) == Some(5) {
-                    let mut forged = Data::new(i.name().clone()).with_content(vec![0u8; 8000]);
-                    forged.sign(&Signer::DigestSha256);
-                    d = Some(forged);
+                if i.name().last().and_then(|c| c.as_segment()) == Some(forged) {
+                    let mut f = Data::new(i.name().clone()).with_content(content.clone());
+                    f.sign(&Signer::DigestSha256);
+                    d = Some(f);
                 }
                 async move { d }
             })
@@ -1961,7 +1975,14 @@ mod tests {
             dir.0.join("store"),
             quick(),
         );
-        let e = f.fetch("img").await.unwrap_err();
+        let result = f.fetch("img").await;
+        (result, p, f, path, dir)
+    }
+
+    #[tokio::test]
+    async fn a_bad_segment_is_refused_and_not_kept() {
+        let (result, p, f, _, _dir) = fetch_with_forged_segment("bad", 5, vec![0u8; 8000]).await;
+        let e = result.unwrap_err();
         assert!(
             matches!(e, ImageFetchError::SegmentDigest { segment: 5 }),
             "{e}"
@@ -1973,36 +1994,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_last_segment_fails_the_whole_archive_digest_and_keeps_the_prefix() {
-        let (producer, consumer, _h) = clients().await;
-        let dir = temp_dir("badlast");
-        let key = Signer::ed25519_generate(Name::from_uri("/k").unwrap());
-        let path = archive(&dir.0, 100_000);
-        let p = Arc::new(
-            ImagePublisher::from_file(&root(), "img", None, &path, 1, 8000, &key).unwrap(),
-        );
-        assert_eq!(p.manifest().segments, 13);
-        let pp = p.clone();
-        producer
-            .register(p.prefix().clone(), move |i: Interest| {
-                let mut d = pp.answer(&i);
-                if i.name().last().and_then(|c| c.as_segment()) == Some(12) {
-                    // The right length (4,000 bytes), other bytes.
-                    let mut forged = Data::new(i.name().clone()).with_content(vec![7u8; 4000]);
-                    forged.sign(&Signer::DigestSha256);
-                    d = Some(forged);
-                }
-                async move { d }
-            })
-            .await
-            .unwrap();
-        let f = ImageFetcher::new(
-            consumer,
-            root(),
-            key.verifier(),
-            dir.0.join("store"),
-            quick(),
-        );
-        let e = f.fetch("img").await.unwrap_err();
+        // The right length (4,000 bytes), other bytes.
+        let (result, p, f, path, _dir) =
+            fetch_with_forged_segment("badlast", 12, vec![7u8; 4000]).await;
+        let e = result.unwrap_err();
         let ImageFetchError::WholeDigest { expected, found } = &e else {
             panic!("{e}");
         };

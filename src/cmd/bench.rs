@@ -257,18 +257,7 @@ async fn image_fetch(args: &ImageFetchArgs) -> anyhow::Result<Vec<Value>> {
         if embedded.is_some() {
             child = Some(spawn_image_serve(&fwd, &args.file, &image, &key_file).await?);
         } else {
-            let producer = connect(&fwd).await?;
-            let publisher = Arc::new(ImagePublisher::from_file(
-                &root,
-                &image,
-                None,
-                &args.file,
-                unix_ms(),
-                SEGMENT_SIZE,
-                &key,
-            )?);
-            publisher.serve(&producer).await?;
-            _publisher_face = Some(producer);
+            _publisher_face = Some(publish(&fwd, &args.file, &image, &key).await?);
         }
         let dir = work.join(&image);
         let fetcher = ImageFetcher::new(
@@ -381,24 +370,36 @@ async fn spawn_image_serve(
     }
 }
 
+/// Publishes `file` as image `image` (a new version, manifest signed with
+/// `key`) on a face of the forwarder at `fwd`; serves while the returned
+/// client lives.
+async fn publish(
+    fwd: &str,
+    file: &std::path::Path,
+    image: &str,
+    key: &picasso_tlv::Signer,
+) -> anyhow::Result<Client> {
+    let producer = connect(fwd).await?;
+    let publisher = Arc::new(ImagePublisher::from_file(
+        &Name::from_uri("/picasso")?,
+        image,
+        None,
+        file,
+        unix_ms(),
+        SEGMENT_SIZE,
+        key,
+    )?);
+    publisher.serve(&producer).await?;
+    Ok(producer)
+}
+
 /// `picasso bench image-serve`: publishes, says `ready`, serves until
 /// standard input closes.
 async fn image_serve(args: &ImageServeArgs) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
-    let root = Name::from_uri("/picasso")?;
     let pair = keys::load_key_pair(&args.key)?;
     let key = pair.signer(Name::from_uri("/picasso/bench/KEY")?);
-    let producer = connect(&args.fwd).await?;
-    let publisher = Arc::new(ImagePublisher::from_file(
-        &root,
-        &args.image,
-        None,
-        &args.file,
-        unix_ms(),
-        SEGMENT_SIZE,
-        &key,
-    )?);
-    publisher.serve(&producer).await?;
+    let _producer = publish(&args.fwd, &args.file, &args.image, &key).await?;
     println!("ready");
     let mut sink = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut sink).await;
